@@ -55,6 +55,32 @@ size_t dt_tracebuf_section_begin(struct dt_tracebuf *b, uint32_t id);
 void dt_tracebuf_section_end(struct dt_tracebuf *b, size_t mark); /* back-patches length and crc32 */
 void dt_tracebuf_free(struct dt_tracebuf *b);
 
+/* ---- configuration (dt_config.c): one table of DEIATRACE_* options, read once with secure_getenv.
+ * A bad value prints one "deiatrace: ..." line and keeps the default. */
+struct dt_config {
+	uint32_t freq_hz;        /* DEIATRACE_FREQ, default 1000 */
+	int malloc_on;           /* DEIATRACE_MALLOC=on|off, default on */
+	uint32_t max_depth;      /* DEIATRACE_DEPTH, default 128, at most DT_MAX_STACK_DEPTH */
+	uint32_t checkpoint_s;   /* DEIATRACE_CHECKPOINT_S, default 5, 0 = off */
+	int follow;              /* DEIATRACE_FOLLOW, default 1 */
+	char output[1024];       /* DEIATRACE_OUTPUT pattern, default "deiatrace.%n.%p.bin" */
+};
+const struct dt_config *dt_config_get(void); /* ctx: sigsafe after dt_config_load */
+void dt_config_load(void);                    /* ctx: any, once from the constructor */
+
+/* ---- sampler (dt_sampler.c): per-thread SIGPROF sources, the handler, per-stack CPU counters. */
+int dt_sampler_start(uint32_t freq_hz);  /* ctx: any; process-wide setup + arms the calling thread */
+int dt_sampler_thread_start(void);       /* ctx: any; arms the calling thread (new threads) */
+void dt_sampler_thread_stop(void);       /* ctx: any; disarms the calling thread (thread exit) */
+void dt_sampler_stop(void);              /* ctx: any; no handler runs after this returns */
+void dt_sampler_fill_meta(uint64_t meta[DT_META_NFIELDS]);  /* ctx: any */
+void dt_sampler_emit(struct dt_tracebuf *b);                 /* ctx: any; DT_SEC_CPU */
+void dt_stack_emit(struct dt_tracebuf *b);                   /* ctx: any; DT_SEC_STACKS */
+
+/* ---- modules (dt_modules.c): loaded objects with build-ids, for offline symbolization. */
+void dt_modules_snapshot(void);                /* ctx: any; call at start, after dlopen, before write */
+void dt_modules_emit(struct dt_tracebuf *b);   /* ctx: any; DT_SEC_MODULES */
+
 /* ---- memory tracking (malloc hooks). Emits DT_SEC_ALLOC and fills the heap fields of meta. */
 int dt_malloc_enabled(void);                                 /* ctx: any */
 void dt_malloc_fill_meta(uint64_t meta[DT_META_NFIELDS]);    /* ctx: any */
