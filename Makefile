@@ -98,6 +98,7 @@ all: $(SHIM) $(ANALYZER) $(FRONTEND)
 
 # ---------------------------------------------------------------- tests
 include tests/tests.mk
+include tests/fuzz/fuzz.mk
 include bench/bench.mk
 
 deps:

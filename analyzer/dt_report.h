@@ -1,0 +1,45 @@
+/* Reporters: render a profile model (never a trace) as text, markdown, JSON or folded stacks.
+ * Each returns 0, or -1 when writing failed or memory ran out. */
+#ifndef DT_REPORT_H
+#define DT_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dt_profile.h"
+
+#define DT_REPORT_DEFAULT_TOP 25u
+#define DT_REPORT_WIDTH_COLS 100u  /* text reports fit this many columns */
+#define DT_REPORT_RELATED_FNS 5u   /* functions whose callers/callees are listed */
+#define DT_REPORT_RELATED_EDGES 5u /* callers (and callees) listed per function */
+#define DT_JSON_VERSION 1
+
+struct dt_report_opts {
+	uint32_t top_n;	      /* rows in text/markdown tables */
+	double threshold_pct; /* bottleneck threshold */
+	int inclusive;	      /* bottlenecks by total rather than self */
+};
+
+void dt_report_opts_default(struct dt_report_opts *o);
+
+int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+int dt_report_markdown(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+int dt_report_folded(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+
+/* A JSON string literal for s: quotes, escapes, control characters as \u00XX, invalid UTF-8
+ * replaced by U+FFFD. NULL prints null. */
+void dt_json_put_string(FILE *out, const char *s);
+
+/* Shared formatting helpers (dt_report_common.c). */
+const char *dt_fmt_bytes(char *buf, size_t len, uint64_t bytes); /* "12.3 MiB" */
+/* "file.c:123" (basename) or "" when unknown. */
+const char *dt_fmt_location(char *buf, size_t len, const struct dt_function *fn);
+/* Copies s into buf; when longer than width bytes, keeps the head and ends with "...". Control
+ * characters become blanks. */
+const char *dt_fmt_fit(char *buf, size_t len, const char *s, size_t width);
+/* Same, keeping the tail ("...ong/file.c:12"). */
+const char *dt_fmt_fit_tail(char *buf, size_t len, const char *s, size_t width);
+
+#endif

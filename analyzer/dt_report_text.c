@@ -1,0 +1,256 @@
+/* Text reporter (the default): summary, functions table, bottlenecks, callers/callees of the
+ * hottest functions, memory. Reads the profile model only; every line fits DT_REPORT_WIDTH_COLS. */
+#include "dt_report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dt_bottleneck.h"
+
+#define NS_PER_S 1e9
+#define FN_COL_WIDTH 30u	   /* function name column */
+#define CALLS_COL_MAX 999999999ull /* wider counts are shown in billions ("12.3G") */
+#define LOC_COL_WIDTH 18u	   /* file:line column */
+#define SUMMARY_ARGV_WIDTH 78u
+#define NAME_BUF_BYTES 512u
+
+static void print_rule(FILE *out)
+{
+	for (unsigned i = 0; i < DT_REPORT_WIDTH_COLS; i++)
+		fputc('-', out);
+	fputc('\n', out);
+}
+
+static void print_summary(FILE *out, const struct dt_profile *p)
+{
+	const struct dt_summary *s = &p->summary;
+	char cmd[NAME_BUF_BYTES] = "", fit[NAME_BUF_BYTES], b1[32], b2[32];
+	size_t used = 0;
+
+	for (uint32_t i = 0; i < s->argc && used + 2 < sizeof(cmd); i++)
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s%s", i ? " " : "", s->argv[i]);
+	if (used >= sizeof(cmd))
+		used = sizeof(cmd) - 1;
+	if (!s->argc)
+		snprintf(cmd, sizeof(cmd), "%s", s->program);
+	fprintf(out, "deiatrace profile of %s\n", dt_fmt_fit(fit, sizeof(fit), cmd, SUMMARY_ARGV_WIDTH));
+	if (s->argc && strcmp(s->program, s->argv[0]) != 0)
+		fprintf(out, "  program  %s\n",
+			dt_fmt_fit_tail(fit, sizeof(fit), s->program, SUMMARY_ARGV_WIDTH));
+	if (s->partial)
+		fprintf(out, "  *** partial trace: %s ***\n",
+			dt_fmt_fit(fit, sizeof(fit), s->partial_why, 76));
+	fprintf(out, "  pid %" PRIu64 ", wall %.3f s, CPU %.3f s user + %.3f s sys, %" PRIu64 " thread%s\n",
+		s->pid, s->wall_s, s->cpu_user_s, s->cpu_sys_s, s->threads, s->threads == 1 ? "" : "s");
+	fprintf(out,
+		"  samples %" PRIu64 " (%.3f CPU s), lost %" PRIu64 ", rate asked %" PRIu64
+		" Hz, achieved %.0f Hz\n",
+		s->samples, (double)s->sample_weight_ns / NS_PER_S, s->samples_lost, s->sample_hz,
+		s->achieved_hz);
+	fprintf(out, "  sampler %s, unwind failures %" PRIu64 ", truncated stacks %" PRIu64 "\n",
+		s->sampler_name, s->unwind_failures, s->stacks_truncated);
+	fprintf(out, "  RSS %s at start, %s peak\n", dt_fmt_bytes(b1, sizeof(b1), s->rss_start_bytes),
+		dt_fmt_bytes(b2, sizeof(b2), s->rss_peak_bytes));
+	if (s->degraded) {
+		fprintf(out, "  degraded:");
+		if (s->degraded & DT_DEGRADED_SAMPLER_OFF)
+			fprintf(out, " sampler-off");
+		if (s->degraded & DT_DEGRADED_STEPPED_ASIDE)
+			fprintf(out, " stepped-aside(host owns SIGPROF)");
+		if (s->degraded & DT_DEGRADED_STACK_TABLE_FULL)
+			fprintf(out, " stack-table-full");
+		if (s->degraded & DT_DEGRADED_LIVE_MAP_FULL)
+			fprintf(out, " live-map-full");
+		if (s->degraded & DT_DEGRADED_MALLOC_OFF)
+			fprintf(out, " malloc-tracking-off");
+		fputc('\n', out);
+	}
+}
+
+static void print_functions(FILE *out, const struct dt_profile *p, struct dt_function **sorted,
+			    const struct dt_report_opts *o)
+{
+	char name[NAME_BUF_BYTES], loc[NAME_BUF_BYTES], locfit[NAME_BUF_BYTES], calls[24];
+	uint32_t rows = 0;
+
+	for (uint32_t i = 0; i < p->nfns; i++)
+		rows += sorted[i]->total_samples > 0;
+	fprintf(out, "\nFunctions by self time (top %" PRIu32 " of %" PRIu32 ")\n",
+		rows < o->top_n ? rows : o->top_n, rows);
+	fprintf(out, "%6s %8s %6s %8s %8s %9s %-*s %s\n", "self%", "self s", "total%", "total s", "samples",
+		"calls", FN_COL_WIDTH, "function", "file:line");
+	for (uint32_t i = 0, shown = 0; i < p->nfns && shown < o->top_n; i++) {
+		const struct dt_function *fn = sorted[i];
+
+		if (!fn->total_samples)
+			continue;
+		if (fn->calls == DT_CALLS_UNKNOWN)
+			snprintf(calls, sizeof(calls), "-");
+		else if (fn->calls > CALLS_COL_MAX)
+			snprintf(calls, sizeof(calls), "%.1fG", (double)fn->calls / 1e9);
+		else
+			snprintf(calls, sizeof(calls), "%" PRIu64, fn->calls);
+		dt_fmt_location(loc, sizeof(loc), fn);
+		dt_fmt_fit(name, sizeof(name), fn->name, FN_COL_WIDTH);
+		fprintf(out, "%5.1f%% %8.3f %5.1f%% %8.3f %8" PRIu64 " %9s ",
+			dt_profile_pct(p, fn->self_samples), (double)fn->self_weight_ns / NS_PER_S,
+			dt_profile_pct(p, fn->total_samples), (double)fn->total_weight_ns / NS_PER_S,
+			fn->self_samples, calls);
+		if (loc[0])
+			fprintf(out, "%-*s %s\n", FN_COL_WIDTH, name,
+				dt_fmt_fit_tail(locfit, sizeof(locfit), loc, LOC_COL_WIDTH));
+		else
+			fprintf(out, "%s\n", name); /* no trailing blanks */
+		shown++;
+	}
+}
+
+static int print_bottlenecks(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	struct dt_bottleneck *b;
+	size_t n;
+	char name[NAME_BUF_BYTES], loc[NAME_BUF_BYTES], locfit[NAME_BUF_BYTES];
+
+	if (dt_bottlenecks_find(p, o->threshold_pct, o->inclusive, &b, &n))
+		return -1;
+	fprintf(out, "\nBottlenecks (%s time >= %.1f%% of samples)\n", o->inclusive ? "total" : "self",
+		o->threshold_pct);
+	if (!n)
+		fprintf(out, "  none\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct dt_function *fn = b[i].fn;
+		uint64_t w = o->inclusive ? fn->total_weight_ns : fn->self_weight_ns;
+
+		dt_fmt_location(loc, sizeof(loc), fn);
+		fprintf(out, "  %5.1f%%  %8.3f s  %-48s %s\n", b[i].time_pct, (double)w / NS_PER_S,
+			dt_fmt_fit(name, sizeof(name), fn->name, 48),
+			dt_fmt_fit_tail(locfit, sizeof(locfit), loc[0] ? loc : fn->module, 26));
+	}
+	free(b);
+	return 0;
+}
+
+static int cmp_edge_samples(const void *a, const void *b)
+{
+	const struct dt_edge *x = *(const struct dt_edge *const *)a, *y = *(const struct dt_edge *const *)b;
+
+	if (x->samples != y->samples)
+		return x->samples > y->samples ? -1 : 1;
+	return (x->caller != y->caller) ? (x->caller < y->caller ? -1 : 1)
+					: (x->callee < y->callee ? -1 : x->callee > y->callee);
+}
+
+static void print_edge_list(FILE *out, const struct dt_profile *p, const struct dt_function *fn,
+			    const struct dt_edge **edges, uint32_t nedges, int callers)
+{
+	char name[NAME_BUF_BYTES];
+	uint32_t shown = 0;
+
+	fprintf(out, "    %s\n", callers ? "called from:" : "calls:");
+	for (uint32_t i = 0; i < nedges && shown < DT_REPORT_RELATED_EDGES; i++) {
+		const struct dt_edge *e = edges[i];
+		uint32_t other;
+
+		if (callers ? e->callee != fn->id : e->caller != fn->id)
+			continue;
+		other = callers ? e->caller : e->callee;
+		fprintf(out, "      %5.1f%% %8" PRIu64 "  %s\n",
+			fn->total_samples ? 100.0 * (double)e->samples / (double)fn->total_samples : 0.0,
+			e->samples, dt_fmt_fit(name, sizeof(name), p->fns[other]->name, 76));
+		shown++;
+	}
+	if (!shown)
+		fprintf(out, "      (none)\n");
+}
+
+static int print_related(FILE *out, const struct dt_profile *p, struct dt_function **sorted)
+{
+	const struct dt_edge **edges = malloc((p->nedges ? p->nedges : 1) * sizeof(*edges));
+	char name[NAME_BUF_BYTES];
+
+	if (!edges)
+		return -1;
+	for (uint32_t i = 0; i < p->nedges; i++)
+		edges[i] = &p->edges[i];
+	qsort(edges, p->nedges, sizeof(*edges), cmp_edge_samples);
+	fprintf(out, "\nCallers and callees of the top %u functions (%% of the function's total samples)\n",
+		DT_REPORT_RELATED_FNS);
+	for (uint32_t i = 0; i < p->nfns && i < DT_REPORT_RELATED_FNS; i++) {
+		if (!sorted[i]->self_samples)
+			break;
+		fprintf(out, "  %s\n", dt_fmt_fit(name, sizeof(name), sorted[i]->name, 96));
+		print_edge_list(out, p, sorted[i], edges, p->nedges, 1);
+		print_edge_list(out, p, sorted[i], edges, p->nedges, 0);
+	}
+	free(edges);
+	return 0;
+}
+
+static int cmp_alloc_bytes(const void *a, const void *b)
+{
+	const struct dt_function *x = *(struct dt_function *const *)a, *y = *(struct dt_function *const *)b;
+
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	if (x->leaked_bytes != y->leaked_bytes)
+		return x->leaked_bytes > y->leaked_bytes ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int print_memory(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	const struct dt_summary *s = &p->summary;
+	struct dt_function **v;
+	char b[5][32], name[NAME_BUF_BYTES];
+
+	if (!s->has_alloc)
+		return 0;
+	v = dt_profile_sorted(p, 0);
+	if (!v)
+		return -1;
+	qsort(v, p->nfns, sizeof(*v), cmp_alloc_bytes);
+	fprintf(out, "\nMemory\n");
+	fprintf(out, "  %" PRIu64 " allocations, %" PRIu64 " frees, %s allocated, heap peak %s\n",
+		s->alloc_calls, s->free_calls, dt_fmt_bytes(b[0], sizeof(b[0]), s->alloc_bytes),
+		dt_fmt_bytes(b[1], sizeof(b[1]), s->heap_peak_bytes));
+	fprintf(out, "  leaked %s in %" PRIu64 " blocks, RSS baseline %s\n",
+		dt_fmt_bytes(b[0], sizeof(b[0]), s->leaked_bytes), s->leaked_blocks,
+		dt_fmt_bytes(b[1], sizeof(b[1]), s->rss_start_bytes));
+	fprintf(out, "  allocated/calls: by the function itself; incl.: with its callees\n");
+	fprintf(out, "%10s %9s %10s %10s %10s  %s\n", "allocated", "calls", "incl.", "peak live", "leaked",
+		"function");
+	for (uint32_t i = 0, shown = 0; i < p->nfns && shown < o->top_n; i++) {
+		const struct dt_function *fn = v[i];
+
+		if (!fn->alloc_bytes && !fn->leaked_bytes && !fn->alloc_calls)
+			break;
+		fprintf(out, "%10s %9" PRIu64 " %10s %10s %10s  %s\n",
+			dt_fmt_bytes(b[0], sizeof(b[0]), fn->alloc_bytes), fn->alloc_calls,
+			dt_fmt_bytes(b[1], sizeof(b[1]), fn->alloc_bytes_total),
+			dt_fmt_bytes(b[2], sizeof(b[2]), fn->peak_live_bytes),
+			dt_fmt_bytes(b[3], sizeof(b[3]), fn->leaked_bytes),
+			dt_fmt_fit(name, sizeof(name), fn->name, 44));
+		shown++;
+	}
+	free(v);
+	return 0;
+}
+
+int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	struct dt_function **sorted = dt_profile_sorted(p, 0);
+	int rc = -1;
+
+	if (!sorted)
+		return -1;
+	print_summary(out, p);
+	print_rule(out);
+	print_functions(out, p, sorted, o);
+	if (print_bottlenecks(out, p, o) || print_related(out, p, sorted) || print_memory(out, p, o))
+		goto out;
+	rc = ferror(out) ? -1 : 0;
+out:
+	free(sorted);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/* deiatrace-analyze: parses options and wires reader -> symbolizer -> profile -> reporter.
+ * No analysis or formatting lives here. Exit status: 0 ok, 2 bad input or usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dt_bottleneck.h"
+#include "dt_profile.h"
+#include "dt_reader.h"
+#include "dt_report.h"
+#include "dt_symbolize.h"
+
+#define PROG "deiatrace-analyze"
+#define EXIT_OK 0
+#define EXIT_BAD_INPUT 2
+#define TOP_MAX 1000000u
+
+typedef int (*reporter_fn)(FILE *, const struct dt_profile *, const struct dt_report_opts *);
+
+static const struct {
+	const char *name;
+	reporter_fn fn;
+} formats[] = {
+    {"text", dt_report_text},
+    {"json", dt_report_json},
+    {"markdown", dt_report_markdown},
+    {"folded", dt_report_folded},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " PROG " [OPTIONS] TRACE\n"
+		"Report a deiatrace trace (deiatrace.PROG.PID.bin): CPU time per function, bottlenecks,\n"
+		"callers and callees, memory.\n\n"
+		"  -f, --format FMT      text (default), json, markdown or folded\n"
+		"  -o, --output FILE     write the report to FILE instead of standard output\n"
+		"  -n, --top N           rows in the functions table (default %u)\n"
+		"  -t, --threshold PCT   bottleneck threshold, percent of samples (default %.0f)\n"
+		"      --inclusive       bottlenecks by total (inclusive) time instead of self time\n"
+		"      --no-symbols      do not read binaries; show module+offset\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n\n"
+		"Exit status: 0 ok, 2 bad input or usage.\n",
+		DT_REPORT_DEFAULT_TOP, DT_BOTTLENECK_DEFAULT_PCT);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry '" PROG " --help'.\n");
+	return EXIT_BAD_INPUT;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"top", required_argument, NULL, 'n'},
+	    {"threshold", required_argument, NULL, 't'},
+	    {"inclusive", no_argument, NULL, 'I'},
+	    {"no-symbols", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct dt_report_opts ro;
+	reporter_fn report = dt_report_text;
+	const char *out_path = NULL, *trace_path;
+	unsigned sym_flags = 0;
+	struct dt_trace *t = NULL;
+	struct dt_symbolizer *sym = NULL;
+	struct dt_profile *prof = NULL;
+	FILE *out = stdout;
+	char err[DT_READ_ERR_BYTES];
+	int c, rc = EXIT_BAD_INPUT;
+
+	dt_report_opts_default(&ro);
+	while ((c = getopt_long(argc, argv, "f:o:n:t:hV", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'f':
+			report = NULL;
+			for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+				if (strcmp(optarg, formats[i].name) == 0)
+					report = formats[i].fn;
+			if (!report)
+				return usage_error(
+				    "--format: text, json, markdown or folded expected, found '%s'", optarg);
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'n': {
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > TOP_MAX)
+				return usage_error("--top: a row count (0..1000000) expected, found '%s'",
+						   optarg);
+			ro.top_n = (uint32_t)v;
+			break;
+		}
+		case 't':
+			errno = 0;
+			ro.threshold_pct = strtod(optarg, &end);
+			if (errno || end == optarg || *end ||
+			    !(ro.threshold_pct >= 0 && ro.threshold_pct <= 100))
+				return usage_error("--threshold: a percentage (0..100) expected, found '%s'",
+						   optarg);
+			break;
+		case 'I':
+			ro.inclusive = 1;
+			break;
+		case 'S':
+			sym_flags |= DT_SYM_NO_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf(PROG " " DT_VERSION "\n");
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" PROG " --help'.\n");
+			return EXIT_BAD_INPUT;
+		}
+	}
+	if (optind != argc - 1)
+		return usage_error("one trace file expected, found %s",
+				   optind >= argc ? "none" : "several arguments");
+	trace_path = argv[optind];
+
+	if (dt_trace_read_file(trace_path, &t, err, sizeof(err)) != DT_READ_OK) {
+		fprintf(stderr, PROG ": %s: %s\n", trace_path, err);
+		goto out;
+	}
+	if (t->partial)
+		fprintf(stderr, PROG ": warning: %s: partial trace: %s\n", trace_path, t->partial_why);
+	if (dt_sym_open(t, sym_flags, stderr, &sym) || dt_profile_build(t, sym, &prof)) {
+		fprintf(stderr, PROG ": %s: out of memory while building the profile\n", trace_path);
+		goto out;
+	}
+	if (out_path) {
+		out = fopen(out_path, "w");
+		if (!out) {
+			fprintf(stderr, PROG ": %s: a writable output file expected, found: %s\n", out_path,
+				strerror(errno));
+			out = stdout;
+			goto out;
+		}
+	}
+	if (report(out, prof, &ro) || fflush(out)) {
+		fprintf(stderr, PROG ": %s: the report could not be written completely\n",
+			out_path ? out_path : "standard output");
+		goto out;
+	}
+	rc = EXIT_OK;
+out:
+	if (out != stdout && fclose(out) && rc == EXIT_OK) {
+		fprintf(stderr, PROG ": %s: the report could not be written: %s\n", out_path,
+			strerror(errno));
+		rc = EXIT_BAD_INPUT;
+	}
+	dt_profile_free(prof);
+	dt_sym_close(sym);
+	dt_trace_free(t);
+	return rc;
+}
