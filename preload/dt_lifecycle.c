@@ -1,0 +1,322 @@
+/* The shim's lifecycle: constructor (config, identity, starting directory, modules, sampler), destructor
+ * and _exit (stop, meta, write the trace once), fork, and the services every module uses (dt_in_shim,
+ * dt_now_ns, dt_warn, dt_shim_active). Never changes what the host sees: errno restored, no stdio, no
+ * malloc, no low fds; does nothing in a secure-execution process. Called by the loader and libc. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dt_shim.h"
+
+#define NS_PER_S 1000000000ull
+#define NS_PER_US 1000ull
+#define BYTES_PER_KIB 1024ull
+#define LIFECYCLE_WARN_LINE_BYTES 1024u /* one stderr line, "deiatrace: " and "\n" included */
+#define LIFECYCLE_ARGS_INITIAL_BYTES (64u * 1024u)
+/* argv kept; beyond, it is cut (the kernel's ARG_MAX is a quarter of the stack limit) */
+#define LIFECYCLE_ARGS_MAX_BYTES (16u << 20)
+#define LIFECYCLE_STATM_BYTES 128u
+#define LIFECYCLE_STACK_CAPACITY 0u /* the stack table's own default */
+#define LIFECYCLE_PROG_BYTES 256u
+
+typedef void (*exit_fn)(int);
+
+enum shim_state {
+	SHIM_OFF = 0,	  /* never started (secure execution), or a fork child told not to follow */
+	SHIM_ACTIVE = 1,  /* between the constructor and the final write */
+	SHIM_WRITING = 2, /* the destructor has begun: it runs only once */
+	SHIM_DONE = 3,
+};
+
+DT_TLS __thread int dt_in_shim;
+
+static _Atomic int state = SHIM_OFF;
+static uint64_t start_mono_ns, start_real_ns, rss_start_bytes;
+static uint64_t self_pid, parent_pid;
+static uint64_t first_pid; /* the process the constructor ran in; _exit writes only there */
+static char exe_path[PATH_MAX];
+static char *args; /* /proc/self/cmdline, mmap'd */
+static size_t args_bytes, args_cap;
+static char prog_name[LIFECYCLE_PROG_BYTES];
+/* Resolved in the constructor: a vfork child's _exit must not take the loader lock in dlsym. */
+static _Atomic(exit_fn) real_exit_fn, real_Exit_fn;
+
+/* ---------------------------------------------------------------- shared services */
+
+uint64_t dt_now_ns(void) /* ctx: sigsafe */
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t realtime_ns(void) /* ctx: sigsafe */
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* One write(2) per line, so lines from several threads never interleave. ctx: sigsafe */
+void dt_warn(const char *msg)
+{
+	static const char prefix[] = "deiatrace: ";
+	char line[LIFECYCLE_WARN_LINE_BYTES];
+	int saved_errno = errno;
+	size_t n = sizeof(prefix) - 1;
+	memcpy(line, prefix, n);
+	for (; msg && *msg && n + 1 < sizeof(line); msg++)
+		line[n++] = *msg;
+	line[n++] = '\n';
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, line + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	errno = saved_errno;
+}
+
+int dt_shim_active(void) /* ctx: sigsafe */
+{
+	return atomic_load_explicit(&state, memory_order_relaxed) == SHIM_ACTIVE;
+}
+
+/* ---------------------------------------------------------------- identity, without stdio */
+
+/* Reads a whole /proc file into an mmap'd buffer grown with mremap. Returns the bytes read, or 0.
+ * ctx: any */
+static size_t read_proc_file(const char *path, char **buf, size_t *cap, size_t max_bytes)
+{
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		if (len == *cap) {
+			size_t want = *cap ? *cap * 2 : LIFECYCLE_ARGS_INITIAL_BYTES;
+			if (*cap >= max_bytes)
+				break; /* cut: argv beyond the cap is not kept */
+			void *p = *buf ? mremap(*buf, *cap, want, MREMAP_MAYMOVE)
+				       : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+					      -1, 0);
+			if (p == MAP_FAILED)
+				break;
+			*buf = p;
+			*cap = want;
+		}
+		ssize_t r = read(fd, *buf + len, *cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	return len;
+}
+
+static uint64_t rss_bytes(void) /* ctx: any; /proc/self/statm: "size resident shared ..." in pages */
+{
+	char buf[LIFECYCLE_STATM_BYTES];
+	uint64_t pages = 0;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strchr(buf, ' ');
+	if (!p)
+		return 0;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		pages = pages * 10 + (uint64_t)(*p - '0');
+	return pages * getauxval(AT_PAGESZ);
+}
+
+static void set_prog_name(void) /* ctx: any; %n: basename of argv[0], else of the executable */
+{
+	const char *src = args_bytes && args[0] ? args : exe_path;
+	size_t n = args_bytes && args[0] ? strnlen(args, args_bytes) : strlen(exe_path);
+	const char *base = src;
+	for (size_t i = 0; i < n; i++)
+		if (src[i] == '/' && i + 1 < n)
+			base = src + i + 1;
+	n -= (size_t)(base - src);
+	if (n >= sizeof(prog_name))
+		n = sizeof(prog_name) - 1;
+	memcpy(prog_name, base, n);
+	prog_name[n] = '\0';
+	/* A trailing '/' in argv[0] (odd, but possible) is not part of a name. */
+	while (n > 0 && prog_name[n - 1] == '/')
+		prog_name[--n] = '\0';
+}
+
+static void record_identity(void) /* ctx: any, constructor */
+{
+	start_real_ns = realtime_ns();
+	start_mono_ns = dt_now_ns();
+	self_pid = (uint64_t)getpid();
+	first_pid = self_pid;
+	parent_pid = (uint64_t)getppid();
+	rss_start_bytes = rss_bytes();
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+	exe_path[n > 0 ? n : 0] = '\0';
+	args_bytes = read_proc_file("/proc/self/cmdline", &args, &args_cap, LIFECYCLE_ARGS_MAX_BYTES);
+	set_prog_name();
+}
+
+/* ---------------------------------------------------------------- fork */
+
+/* The child runs alone and must not take locks: a few syscalls and stores. It gets its own pid (so
+ * its own trace name) and its own start. Counters inherited from the parent are not reset yet.
+ * ctx: any (atfork child, single-threaded) */
+static void atfork_child(void)
+{
+	int saved_errno = errno;
+	if (atomic_load(&state) != SHIM_ACTIVE)
+		goto out;
+	if (!dt_config_get()->follow) {
+		atomic_store(&state, SHIM_OFF);
+		/* Registered after the sampler's own atfork handler, which re-armed this thread. */
+		dt_sampler_stop();
+		goto out;
+	}
+	parent_pid = self_pid;
+	self_pid = (uint64_t)getpid();
+	start_real_ns = realtime_ns();
+	start_mono_ns = dt_now_ns();
+	rss_start_bytes = rss_bytes();
+out:
+	errno = saved_errno;
+}
+
+/* ---------------------------------------------------------------- start and end */
+
+static void fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
+{
+	struct rusage ru;
+	memset(meta, 0, DT_META_NFIELDS * sizeof(meta[0]));
+	meta[DT_META_PID] = self_pid;
+	meta[DT_META_PPID] = parent_pid;
+	meta[DT_META_START_REALTIME_NS] = start_real_ns;
+	meta[DT_META_WALL_NS] = dt_now_ns() - start_mono_ns;
+	meta[DT_META_RSS_START_BYTES] = rss_start_bytes;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		meta[DT_META_CPU_USER_NS] =
+		    (uint64_t)ru.ru_utime.tv_sec * NS_PER_S + (uint64_t)ru.ru_utime.tv_usec * NS_PER_US;
+		meta[DT_META_CPU_SYS_NS] =
+		    (uint64_t)ru.ru_stime.tv_sec * NS_PER_S + (uint64_t)ru.ru_stime.tv_usec * NS_PER_US;
+		meta[DT_META_RSS_PEAK_BYTES] = (uint64_t)ru.ru_maxrss * BYTES_PER_KIB;
+	}
+	dt_sampler_fill_meta(meta);
+	dt_malloc_fill_meta(meta);
+}
+
+__attribute__((constructor)) static void lifecycle_start(void) /* ctx: any, before main */
+{
+	int saved_errno = errno;
+	/* dlsym(RTLD_NEXT) of an existing symbol allocates nothing on glibc 2.36 (FIELD-NOTES). */
+	atomic_store(&real_exit_fn, (exit_fn)dlsym(RTLD_NEXT, "_exit"));
+	atomic_store(&real_Exit_fn, (exit_fn)dlsym(RTLD_NEXT, "_Exit"));
+	/* setuid/setgid/capabilities: the loader already ignores a non-system LD_PRELOAD; if we are
+	 * loaded anyway, write nothing anywhere on behalf of a privileged process. */
+	if (getauxval(AT_SECURE))
+		goto out;
+	/* Restored by value, not decremented: callees may set and clear the guard themselves. */
+	int saved_in_shim = dt_in_shim;
+	dt_in_shim = saved_in_shim + 1;
+	dt_config_load();
+	record_identity();
+	dt_output_init(); /* on failure relative names resolve against the directory at exit */
+	dt_stack_table_init(LIFECYCLE_STACK_CAPACITY);
+	dt_modules_snapshot();
+	atomic_store(&state, SHIM_ACTIVE);
+	dt_sampler_start(dt_config_get()->freq_hz);
+	/* After dt_sampler_start, so that in a child our handler runs after the sampler's. */
+	dt_in_shim = saved_in_shim + 1; /* pthread_atfork may allocate */
+	if (pthread_atfork(NULL, NULL, atfork_child) != 0)
+		dt_warn("pthread_atfork failed; a forked child's trace may carry its parent's pid");
+	dt_in_shim = saved_in_shim;
+out:
+	errno = saved_errno;
+}
+
+/* Runs on exit() and on return from main; the state exchange makes it run once even if the host
+ * calls exit() from a destructor. ctx: any */
+__attribute__((destructor)) static void lifecycle_end(void)
+{
+	int saved_errno = errno;
+	int expect = SHIM_ACTIVE;
+	/* A vfork child (no atfork handlers ran, so self_pid is still the parent's) shares our memory:
+	 * writing there would also mark the parent's trace as written. */
+	if ((uint64_t)getpid() != self_pid)
+		goto out;
+	if (!atomic_compare_exchange_strong(&state, &expect, SHIM_WRITING))
+		goto out;
+	int saved_in_shim = dt_in_shim;
+	dt_in_shim = saved_in_shim + 1;
+	dt_sampler_stop();
+	dt_modules_snapshot();
+	uint64_t meta[DT_META_NFIELDS];
+	fill_meta(meta);
+	struct dt_proc proc = {.exe = exe_path, .args = args, .args_bytes = args_bytes, .prog = prog_name};
+	dt_writer_write_trace(meta, &proc, 0);
+	atomic_store(&state, SHIM_DONE);
+	dt_in_shim = saved_in_shim;
+out:
+	errno = saved_errno;
+}
+
+/* ---------------------------------------------------------------- _exit */
+
+/* Programs that end with _exit (dash does, after flushing its output) skip destructors; the trace is
+ * written here instead, but only in the process the shim started in: a vfork child shares our
+ * memory (and getpid() tells it apart, atfork handlers do not run for vfork), and a fork child of a
+ * threaded host may only call async-signal-safe functions before it execs or _exits. ctx: any */
+static void write_before_exit(void)
+{
+	/* dt_in_shim: _exit from a signal handler that interrupted the shim on this thread (its tables
+	 * are mid-update): leave without a trace rather than read them. */
+	if ((uint64_t)getpid() == first_pid && !dt_in_shim)
+		lifecycle_end();
+}
+
+/* Looked up again only when _exit runs before our constructor. ctx: any */
+static __attribute__((noreturn)) void real_exit(_Atomic(exit_fn) *slot, const char *name, int status)
+{
+	exit_fn fn = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!fn)
+		fn = (exit_fn)dlsym(RTLD_NEXT, name);
+	if (fn)
+		fn(status);
+	syscall(SYS_exit_group, status);
+	__builtin_unreachable();
+}
+
+DT_EXPORT void _exit(int status) /* ctx: any */
+{
+	write_before_exit();
+	real_exit(&real_exit_fn, "_exit", status);
+}
+
+DT_EXPORT void _Exit(int status) /* ctx: any */
+{
+	write_before_exit();
+	real_exit(&real_Exit_fn, "_Exit", status);
+}

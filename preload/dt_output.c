@@ -1,0 +1,330 @@
+/* The trace file: expands DEIATRACE_OUTPUT (%p %n %%) relative to the starting directory (an O_PATH fd
+ * kept high, so a chdir() changes nothing), writes a private temporary file and publishes it with
+ * linkat, which never overwrites; on failure one "deiatrace: cannot write trace FILE: reason" line and
+ * no temporary file left. No malloc, no stdio. Called by dt_lifecycle (init) and dt_writer (publish). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dt_shim.h"
+
+#define OUTPUT_FD_HIGH_MIN 64	   /* the starting-directory fd goes at least this high */
+#define OUTPUT_FD_HIGH_DIVISOR 2   /* ... or to half of RLIMIT_NOFILE's soft limit */
+#define OUTPUT_TMP_TRIES 16	   /* temporary names tried when one exists already */
+#define OUTPUT_NAME_MAX_BYTES 255  /* NAME_MAX of the usual Linux file systems */
+#define OUTPUT_DEFAULT_PROG "prog" /* %n when the program name is unknown */
+#define OUTPUT_MODE 0600	   /* a trace holds argv and code addresses: owner only */
+#define OUTPUT_LINE_BYTES (PATH_MAX + 256)
+
+static int start_dirfd = -1;
+static dev_t start_dev;
+static ino_t start_ino;
+static char start_path[PATH_MAX]; /* fallback when the host closed or replaced our fd */
+
+static int move_fd_high(int fd) /* ctx: any; returns the new fd (fd closed) or fd itself */
+{
+	int base = OUTPUT_FD_HIGH_MIN;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR > (rlim_t)base &&
+	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR < INT_MAX)
+		base = (int)(rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR);
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (hi < 0)
+		hi = fcntl(fd, F_DUPFD_CLOEXEC, OUTPUT_FD_HIGH_MIN);
+	if (hi < 0)
+		return fd;
+	close(fd);
+	return hi;
+}
+
+int dt_output_init(void) /* ctx: any; once, from the constructor */
+{
+	struct stat st;
+	int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fd = move_fd_high(fd);
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	start_dev = st.st_dev;
+	start_ino = st.st_ino;
+	if (!getcwd(start_path, sizeof(start_path)))
+		start_path[0] = '\0';
+	start_dirfd = fd;
+	return 0;
+}
+
+/* The starting directory, checked to still be the one we opened: a daemon may close every fd or
+ * reuse our number. Sets *dirfd (to be closed by the caller when *owned); 0 or -errno. ctx: any */
+static int start_dir(int *dirfd, int *owned)
+{
+	struct stat st;
+	*owned = 0;
+	*dirfd = AT_FDCWD;
+	if (start_dirfd < 0)
+		return 0; /* never initialised (unit tests): the current directory */
+	if (fstat(start_dirfd, &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino) {
+		*dirfd = start_dirfd;
+		return 0;
+	}
+	if (start_path[0] != '/')
+		return -ENOENT;
+	int fd = open(start_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_dev != start_dev || st.st_ino != start_ino) {
+		close(fd);
+		return -ENOENT;
+	}
+	*dirfd = fd;
+	*owned = 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static int put_char(char *out, size_t outlen, size_t *n, char c) /* ctx: sigsafe */
+{
+	if (*n + 1 >= outlen)
+		return -ENAMETOOLONG;
+	out[(*n)++] = c;
+	return 0;
+}
+
+static int put_u64(char *out, size_t outlen, size_t *n, uint64_t v) /* ctx: sigsafe */
+{
+	char digits[24];
+	size_t d = 0;
+	do {
+		digits[d++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (d > 0)
+		if (put_char(out, outlen, n, digits[--d]) != 0)
+			return -ENAMETOOLONG;
+	return 0;
+}
+
+/* %n: the program name made safe for a file name: no '/', no control bytes, never "." or "..". */
+static int put_prog(char *out, size_t outlen, size_t *n, const char *prog) /* ctx: sigsafe */
+{
+	if (!prog || !*prog || strcmp(prog, ".") == 0 || strcmp(prog, "..") == 0)
+		prog = OUTPUT_DEFAULT_PROG;
+	for (; *prog; prog++) {
+		unsigned char c = (unsigned char)*prog;
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			 c == '.' || c == '_' || c == '-' || c == '+';
+		if (put_char(out, outlen, n, ok ? (char)c : '_') != 0)
+			return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Expands %p (pid), %n (program name), %% ('%'); any other '%' is kept as written. Returns 0,
+ * -ENAMETOOLONG when out is too small, -EINVAL for an empty result. ctx: sigsafe */
+int dt_output_expand(const char *pattern, uint64_t pid, const char *prog, char *out, size_t outlen)
+{
+	size_t n = 0;
+	int rc = 0;
+	if (!pattern || !outlen)
+		return -EINVAL;
+	for (const char *p = pattern; *p && rc == 0; p++) {
+		if (p[0] != '%' || p[1] == '\0') {
+			rc = put_char(out, outlen, &n, *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'p':
+			rc = put_u64(out, outlen, &n, pid);
+			break;
+		case 'n':
+			rc = put_prog(out, outlen, &n, prog);
+			break;
+		case '%':
+			rc = put_char(out, outlen, &n, '%');
+			break;
+		default:
+			rc = put_char(out, outlen, &n, '%');
+			if (rc == 0)
+				rc = put_char(out, outlen, &n, *p);
+			break;
+		}
+	}
+	out[rc == 0 ? n : 0] = '\0';
+	if (rc == 0 && n == 0)
+		rc = -EINVAL;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- publishing */
+
+static void warn_failed(const char *path, int err, const char *reason) /* ctx: any */
+{
+	char line[OUTPUT_LINE_BYTES];
+	size_t n = 0;
+	const char *parts[] = {"cannot write trace ", path, ": ", reason};
+	if (!reason) {
+		reason =
+		    err == EEXIST ? "the file exists already and was left as it was" : strerrordesc_np(err);
+		parts[3] = reason ? reason : "unknown error";
+	}
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const char *s = parts[i]; *s && n + 1 < sizeof(line); s++)
+			line[n++] = *s;
+	line[n] = '\0';
+	dt_warn(line);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len) /* ctx: any; 0 or -errno */
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Temporary name next to the final one: ".BASE.tmp.PID.N", or ".deiatrace.tmp.PID.N" when BASE is
+ * too long for that. ctx: any */
+static int tmp_name(char *out, size_t outlen, const char *base, uint64_t pid, unsigned try_no)
+{
+	char pat[OUTPUT_NAME_MAX_BYTES + 1];
+	size_t blen = strlen(base);
+	const char *stem = blen + 32 <= OUTPUT_NAME_MAX_BYTES ? base : "deiatrace";
+	size_t n = 0;
+	if (put_char(pat, sizeof(pat), &n, '.') != 0)
+		return -ENAMETOOLONG;
+	for (const char *s = stem; *s; s++)
+		if (put_char(pat, sizeof(pat), &n, *s == '%' ? '_' : *s) != 0)
+			return -ENAMETOOLONG;
+	for (const char *s = ".tmp.%p."; *s; s++)
+		if (put_char(pat, sizeof(pat), &n, *s) != 0)
+			return -ENAMETOOLONG;
+	pat[n] = '\0';
+	int rc = dt_output_expand(pat, pid, NULL, out, outlen);
+	if (rc != 0)
+		return rc;
+	n = strlen(out);
+	rc = put_u64(out, outlen, &n, try_no);
+	out[n] = '\0';
+	return rc;
+}
+
+/* Writes the trace in b to the file DEIATRACE_OUTPUT names for (pid, prog). Returns 0, or -errno
+ * after printing the one warning line. ctx: any, never from a signal handler */
+int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *prog)
+{
+	char path[PATH_MAX], dir[PATH_MAX], tmp[OUTPUT_NAME_MAX_BYTES + 1];
+	const char *base = path;
+	const char *reason = NULL;
+	int start_owned = 0, sfd = AT_FDCWD, dfd = AT_FDCWD, dfd_owned = 0, fd = -1, tmp_made = 0, rc;
+
+	rc = dt_output_expand(dt_config_get()->output, pid, prog, path, sizeof(path));
+	if (rc != 0) {
+		const char *shown = dt_config_get()->output;
+		warn_failed(shown, -rc, rc == -EINVAL ? "the name is empty" : NULL);
+		return rc;
+	}
+	if (b->failed || !b->data) {
+		rc = -ENOMEM;
+		reason = "out of memory for the trace buffer";
+		goto out;
+	}
+	rc = start_dir(&sfd, &start_owned);
+	if (rc != 0) {
+		reason = "the starting directory is gone";
+		goto out;
+	}
+	const char *slash = strrchr(path, '/');
+	if (slash) {
+		size_t dlen = slash == path ? 1 : (size_t)(slash - path);
+		memcpy(dir, path, dlen);
+		dir[dlen] = '\0';
+		base = slash + 1;
+		dfd = openat(sfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			rc = -errno;
+			goto out;
+		}
+		dfd_owned = 1;
+	} else {
+		dfd = sfd;
+	}
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (strlen(base) > OUTPUT_NAME_MAX_BYTES) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	struct rlimit fsize;
+	if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)b->len > (uint64_t)fsize.rlim_cur) {
+		/* Writing past RLIMIT_FSIZE raises SIGXFSZ, which would kill the host. */
+		rc = -EFBIG;
+		goto out;
+	}
+	for (unsigned t = 0; t < OUTPUT_TMP_TRIES; t++) {
+		rc = tmp_name(tmp, sizeof(tmp), base, pid, t);
+		if (rc != 0)
+			goto out;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, OUTPUT_MODE);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	tmp_made = 1;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		rc = -EPERM;
+		reason = "the temporary file is not a regular file of ours";
+		goto out;
+	}
+	rc = write_all(fd, b->data, b->len);
+	if (rc != 0)
+		goto out;
+	/* close reports deferred write errors on some file systems (NFS, quotas). */
+	rc = close(fd) == 0 ? 0 : -errno;
+	fd = -1;
+	if (rc != 0)
+		goto out;
+	/* linkat fails with EEXIST rather than replace a file someone else (or an earlier run) left. */
+	if (linkat(dfd, tmp, dfd, base, 0) != 0)
+		rc = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp_made)
+		unlinkat(dfd, tmp, 0);
+	if (dfd_owned)
+		close(dfd);
+	if (start_owned)
+		close(sfd);
+	if (rc != 0)
+		warn_failed(path, -rc, reason);
+	return rc;
+}
