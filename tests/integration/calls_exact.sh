@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# calls_exact: a -finstrument-functions program run under the shim gets exact call counts and consistent
+# times in DT_SEC_CALLS, and its stdout is the same as without the shim. instr_calls: recursion, a 1M-call
+# leaf, timed work, a recursion past the shadow-stack cap, longjmp; instr_threads: exited threads;
+# instr_many: 4096 functions (table growth under open frames); instr_ownhooks defines the hooks itself,
+# which defeats the preload: the shim must say so on stderr and write no call records.
+# Until the analyzer reports calls, the trace is decoded here (python3, per common/dt_format.h): each
+# fn_addr is mapped to a name by finding its module in DT_SEC_MODULES and looking up fn_addr - load_bias
+# in `nm` of that module's file (exact for PIE and non-PIE alike: load_bias is 0 for the latter).
+source "$(dirname "$0")/common.bash" "$@"
+require "$SHIM" "$TP/instr_calls" "$TP/instr_threads" "$TP/instr_many" "$TP/instr_ownhooks"
+
+# The decoder: prints NOTE lines and one FAILMSG line per failed assertion.
+cat >"$T/decode.py" <<'PY'
+import os, struct, subprocess, sys, zlib
+
+trace_path, out_path, truth_path = sys.argv[1:4]
+DT_SEC_MODULES, DT_SEC_CALLS, DT_SEC_END = 3, 7, 0x7FFF
+data = open(trace_path, "rb").read()
+fails = []
+
+def fail(msg):
+    fails.append(msg)
+
+if data[:8] != b"DEIATRC\x1a":
+    print("FAILMSG bad magic %r" % data[:8])
+    sys.exit(0)
+sections, off, ended = {}, 16, False
+while off + 16 <= len(data):
+    sid, crc, n = struct.unpack_from("<IIQ", data, off)
+    payload = data[off + 16: off + 16 + n]
+    if len(payload) != n:
+        fail("section %d truncated" % sid)
+        break
+    if zlib.crc32(payload) & 0xFFFFFFFF != crc:
+        fail("section %d: crc mismatch" % sid)
+    sections[sid] = payload
+    off += 16 + n
+    if sid == DT_SEC_END:
+        ended = True
+        break
+if not ended:
+    fail("no DT_SEC_END section")
+
+modules = []
+p = sections.get(DT_SEC_MODULES, b"")
+if p:
+    (count,), o = struct.unpack_from("<I", p, 0), 4
+    for _ in range(count):
+        bias, lo, hi, idlen = struct.unpack_from("<QQQI", p, o)
+        o += 28 + idlen
+        (plen,) = struct.unpack_from("<I", p, o)
+        path = p[o + 4: o + 4 + plen].decode("utf-8", "replace")
+        o += 4 + plen
+        modules.append((bias, lo, hi, path))
+else:
+    fail("no DT_SEC_MODULES section")
+
+calls = []
+p = sections.get(DT_SEC_CALLS)
+if p is None:
+    fail("no DT_SEC_CALLS section (is dt_calls_emit wired into the writer?)")
+else:
+    (count,) = struct.unpack_from("<I", p, 0)
+    if len(p) != 4 + 40 * count:
+        fail("DT_SEC_CALLS: %d records need %d bytes, payload has %d" % (count, 4 + 40 * count, len(p)))
+    for i in range(count):
+        calls.append(struct.unpack_from("<QQQQQ", p, 4 + 40 * i))
+
+nm_cache = {}
+def symbols(path):
+    if path not in nm_cache:
+        table = {}
+        try:
+            out = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True).stdout
+        except OSError:
+            out = ""
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in "tTwW":
+                table.setdefault(int(parts[0], 16), parts[2])
+        nm_cache[path] = table
+    return nm_cache[path]
+
+def name_of(addr):
+    for bias, lo, hi, path in modules:
+        if lo <= addr < hi:
+            return symbols(path).get(addr - bias)
+    return None
+
+stats, unnamed = {}, 0
+for fn, n, incl, excl, mx in calls:
+    name = name_of(fn)
+    if name is None:
+        unnamed += 1
+        continue
+    stats[name] = (n, incl, excl, mx)
+if unnamed:
+    fail("%d DT_SEC_CALLS addresses map to no function symbol" % unnamed)
+
+truth, each = {}, []
+for line in open(out_path):
+    parts = line.split()
+    if parts[:2] == ["truth", "calls"]:
+        truth[parts[2]] = int(parts[3])
+    elif parts[:2] == ["truth", "calls_each"]:  # PREFIX CALLS N: N functions named PREFIX*, CALLS each
+        each.append((parts[2], int(parts[3]), int(parts[4])))
+for prefix, want, nfuncs in each:
+    got = {k: v[0] for k, v in stats.items() if k.startswith(prefix)}
+    if len(got) != nfuncs:
+        fail("%d functions named %s* in the trace, the program has %d" % (len(got), prefix, nfuncs))
+    wrong = sorted(k for k, v in got.items() if v != want)
+    if wrong:
+        fail("%d functions %s* not called exactly %d times, e.g. %s: %d"
+             % (len(wrong), prefix, want, wrong[0], got[wrong[0]]))
+if "fib" in truth and (truth.get("fib") != 242785 or truth.get("leaf") != 1000000):
+    fail("the program's own truth is off: %r" % truth)
+for name, want in sorted(truth.items()):
+    got = stats.get(name, (0,))[0]
+    if got != want:
+        fail("calls of %s: trace has %d, the program counted %d" % (name, got, want))
+
+for name, (n, incl, excl, mx) in sorted(stats.items()):
+    if n == 0 or mx == 0:
+        fail("%s: %d calls with max %d ns" % (name, n, mx))
+    if mx > incl + 1:
+        fail("%s: max %d ns above its inclusive total %d ns" % (name, mx, incl))
+    if mx * n + n < incl:
+        fail("%s: max %d ns below the average %d ns" % (name, mx, incl // n))
+
+def get(name):
+    return stats.get(name, (0, 0, 0, 0))
+
+# fib calls only fib: the outermost activation's inclusive time is the sum of every level's own time.
+has = lambda *names: all(nm_ in stats for nm_ in names)
+n, incl, excl, mx = get("fib")
+if has("fib") and abs(incl - excl) > max(1000, incl // 100):
+    fail("fib: inclusive %d ns vs exclusive %d ns, expected equal (recursion)" % (incl, excl))
+if has("fib") and mx != incl:
+    fail("fib: max %d ns should be the single outermost call, %d ns" % (mx, incl))
+
+# work_outer only loops over work_unit; its own wall time was measured by the program around the call.
+wall = 0
+for line in open(truth_path) if has("work_outer") else []:
+    k, v = line.split()
+    if k == "work_outer_wall_ns":
+        wall = int(v)
+n, incl, excl, mx = get("work_outer")
+if has("work_outer") and not (0.90 * wall <= incl <= 1.01 * wall + 2000):
+    fail("work_outer: inclusive %d ns, the program measured %d ns around the call" % (incl, wall))
+if has("work_outer") and excl > incl * 0.05:
+    fail("work_outer: exclusive %d ns is over 5%% of its inclusive %d ns" % (excl, incl))
+un, uincl, uexcl, umx = get("work_unit")
+if has("work_unit") and abs((incl - excl) - uincl) > max(2000, uincl // 1000):
+    fail("work_outer callee time %d ns != work_unit inclusive %d ns" % (incl - excl, uincl))
+bn, bincl, bexcl, bmx = get("dt_burn")
+if has("dt_burn") and abs((uincl - uexcl) - bincl) > max(2000, bincl // 1000):
+    fail("work_unit callee time %d ns != dt_burn inclusive %d ns" % (uincl - uexcl, bincl))
+if has("dt_burn") and abs(bincl - bexcl) > 1:
+    fail("dt_burn is a leaf: inclusive %d ns != exclusive %d ns" % (bincl, bexcl))
+
+# main's inclusive time covers everything it called.
+n, incl, excl, mx = get("main")
+inner = sum(get(f)[1] for f in ("fib", "leaf_loop", "work_outer", "deep", "jump_outer"))
+if incl < inner:
+    fail("main: inclusive %d ns below the sum of its callees' %d ns" % (incl, inner))
+
+for name in sorted(truth):
+    n, incl, excl, mx = get(name)
+    print("NOTE %-10s calls %8d  incl %12d ns  excl %12d ns  avg %9.1f ns  max %10d ns"
+          % (name, n, incl, excl, incl / n if n else 0, mx))
+for m in fails:
+    print("FAILMSG " + m)
+PY
+
+# run_case PROG: run PROG untraced and traced in empty directories, compare stdout, decode the trace.
+run_case()
+{
+	local prog=$1 name rc d
+	name=$(basename "$prog")
+	d=$T/$name
+	mkdir -p "$d/plain" "$d/traced"
+	: >"$d/truth"
+	rc=0
+	(cd "$d/plain" && "$prog" >"$d/plain.out") || rc=$?
+	[ "$rc" -eq 0 ] || fail "$name exited $rc without the shim"
+	rc=0
+	if [ "$name" = instr_calls ]; then
+		(cd "$d/traced" && LD_PRELOAD=$SHIM "$prog" --truth "$d/truth" >"$d/traced.out") || rc=$?
+	else
+		(cd "$d/traced" && LD_PRELOAD=$SHIM "$prog" >"$d/traced.out") || rc=$?
+	fi
+	[ "$rc" -eq 0 ] || fail "$name exited $rc under the shim"
+	cmp -s "$d/plain.out" "$d/traced.out" ||
+		fail "$name: stdout differs under the shim: $(diff "$d/plain.out" "$d/traced.out" | head -n 4 | tr '\n' '|')"
+	local trace
+	trace=$(only_trace "$d/traced") || {
+		fail "$name: expected one deiatrace.*.bin in the working directory, found: $(find "$d/traced" -mindepth 1 -printf "%f ")"
+		return
+	}
+	python3 "$T/decode.py" "$trace" "$d/traced.out" "$d/truth" >"$d/verdict" 2>&1 ||
+		fail "$name: decoder crashed: $(tail -n 3 "$d/verdict" | tr '\n' '|')"
+	local line
+	while IFS= read -r line; do
+		case $line in
+		FAILMSG\ *) fail "$name: ${line#FAILMSG }" ;;
+		NOTE\ *) note "$name: ${line#NOTE }" ;;
+		*) note "$name: $line" ;;
+		esac
+	done <"$d/verdict"
+}
+
+run_case "$TP/instr_calls"
+run_case "$TP/instr_threads"
+run_case "$TP/instr_many"
+
+# A program with its own hooks: same stdout, one warning naming the culprit, no call records.
+d=$T/ownhooks
+mkdir -p "$d/plain" "$d/traced"
+(cd "$d/plain" && "$TP/instr_ownhooks" >"$d/plain.out") || fail "instr_ownhooks failed without the shim"
+(cd "$d/traced" && LD_PRELOAD=$SHIM "$TP/instr_ownhooks" >"$d/traced.out" 2>"$d/traced.err") ||
+	fail "instr_ownhooks failed under the shim"
+cmp -s "$d/plain.out" "$d/traced.out" || fail "instr_ownhooks: stdout differs under the shim"
+grep -q '^deiatrace: calls: __cyg_profile_func_enter is defined by .*instr_ownhooks' "$d/traced.err" ||
+	fail "instr_ownhooks: no warning that the program's own hooks win: $(head -c 300 "$d/traced.err")"
+if trace=$(only_trace "$d/traced"); then
+	python3 - "$trace" <<'PY' || fail "instr_ownhooks: the trace has call records, but the shim's hooks never ran"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+o = 16
+while o + 16 <= len(d):
+    sid, crc, n = struct.unpack_from("<IIQ", d, o)
+    if sid == 7 and n >= 4 and struct.unpack_from("<I", d, o + 16)[0] != 0:
+        sys.exit(1)
+    o += 16 + n
+PY
+else
+	fail "instr_ownhooks: expected one trace in the working directory"
+fi
+finish
