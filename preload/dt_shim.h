@@ -67,6 +67,28 @@ struct dt_config {
 };
 const struct dt_config *dt_config_get(void); /* ctx: sigsafe after dt_config_load */
 void dt_config_load(void);                    /* ctx: any, once from the constructor */
+/* The i-th option of the table (for docs and tests); -1 past the end. ctx: any */
+int dt_config_describe(size_t i, const char **name, const char **def, const char **help);
+
+/* ---- output (dt_output.c): the trace file, named by DEIATRACE_OUTPUT, relative to the starting
+ * directory, written to a temporary file and published with linkat (never overwrites). */
+int dt_output_init(void); /* ctx: any, once from the constructor: remembers the starting directory */
+/* Expands %p, %n, %% of pattern into out; 0, -ENAMETOOLONG or -EINVAL (empty). ctx: sigsafe */
+int dt_output_expand(const char *pattern, uint64_t pid, const char *prog, char *out, size_t outlen);
+/* Writes b's bytes; on failure prints one "deiatrace: cannot write trace ..." line. ctx: any */
+int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *prog);
+
+/* ---- trace writer (dt_writer.c): assembles every section and publishes the file. */
+struct dt_proc {
+	const char *exe;   /* readlink /proc/self/exe */
+	const char *args;  /* argv as /proc/self/cmdline holds it: NUL-separated */
+	size_t args_bytes;
+	const char *prog;  /* program name for %n */
+};
+int dt_writer_encode(struct dt_tracebuf *b, const uint64_t meta[DT_META_NFIELDS],
+                     const struct dt_proc *proc, int checkpoint);     /* ctx: any; 0 or -1 */
+int dt_writer_write_trace(const uint64_t meta[DT_META_NFIELDS], const struct dt_proc *proc,
+                          int checkpoint);                            /* ctx: any; 0 or -errno */
 
 /* ---- sampler (dt_sampler.c): per-thread SIGPROF sources, the handler, per-stack CPU counters. */
 int dt_sampler_start(uint32_t freq_hz);  /* ctx: any; process-wide setup + arms the calling thread */
@@ -77,9 +99,28 @@ void dt_sampler_fill_meta(uint64_t meta[DT_META_NFIELDS]);  /* ctx: any */
 void dt_sampler_emit(struct dt_tracebuf *b);                 /* ctx: any; DT_SEC_CPU */
 void dt_stack_emit(struct dt_tracebuf *b);                   /* ctx: any; DT_SEC_STACKS */
 
+/* ---- sampling core internals shared by dt_sampler, dt_unwind, dt_stack, dt_dlsafe, dt_thread. */
+uint32_t dt_stack_capacity(void);        /* ctx: sigsafe; 0 before dt_stack_table_init */
+int dt_unwind_init(int fd_floor);        /* ctx: any; caching policy + warm-up, before sampling */
+uint64_t dt_unwind_failures(void);       /* ctx: any */
+int dt_unwind_busy_sigsafe(void);        /* ctx: sigsafe; 1 while this thread is inside libunwind */
+/* Address libunwind is looking up while this thread unwinds in the SIGPROF handler, else 0. */
+extern DT_TLS __thread uintptr_t dt_unwind_sig_lookup_pc;
+void dt_sampler_loader_enter(void);      /* ctx: any; dlclose: drop samples, drain handlers */
+void dt_sampler_loader_leave(void);      /* ctx: any */
+void dt_sampler_step_aside(void);        /* ctx: any; host took SIGPROF/ITIMER_PROF: stop for good */
+int dt_sampler_owns_sigprof(void);       /* ctx: any; 1 once our SIGPROF handler is installed */
+int dt_sampler_exec_prepare(void);       /* ctx: hook; disarm the calling thread before execve */
+void dt_sampler_exec_failed(int rearm);  /* ctx: hook; re-arm it if execve returned */
+
 /* ---- modules (dt_modules.c): loaded objects with build-ids, for offline symbolization. */
 void dt_modules_snapshot(void);                /* ctx: any; call at start, after dlopen, before write */
 void dt_modules_emit(struct dt_tracebuf *b);   /* ctx: any; DT_SEC_MODULES */
+uint32_t dt_modules_count(void);               /* ctx: any; objects listed so far */
+
+/* ---- exact call statistics for programs built with -finstrument-functions (dt_calls.c). */
+int dt_calls_active(void);                   /* ctx: any; 1 once any instrumented function ran */
+void dt_calls_emit(struct dt_tracebuf *b);   /* ctx: any; DT_SEC_CALLS */
 
 /* ---- memory tracking (malloc hooks). Emits DT_SEC_ALLOC and fills the heap fields of meta. */
 int dt_malloc_enabled(void);                                 /* ctx: any */

@@ -14,7 +14,7 @@ TEST_PROGS := $(TEST_PROG_C:tests/programs/%.c=$(TP)/%) \
               $(TEST_PROG_CXX:tests/programs/%.cpp=$(TP)/%)
 TEST_SHLIB = $(TP)/libdtshared.so
 # Test programs keep frame pointers off on purpose: the shim must unwind through DWARF CFI alone.
-TEST_PROG_CFLAGS = -O2 -g -fno-omit-frame-pointer -pthread -I. -Iinclude
+TEST_PROG_CFLAGS = -O2 -g -fomit-frame-pointer -pthread -I. -Iinclude
 TEST_PROG_LIBS = -L$(TP) -ldtshared -Wl,-rpath,'$$ORIGIN' -ldl -lm
 
 $(TEST_SHLIB): $(wildcard tests/programs/lib/*.c)
@@ -40,7 +40,7 @@ UNIT_TESTS := $(UNIT_ANALYZER_SRCS:tests/unit/%.c=$(B)/tests/unit/%) \
               $(UNIT_PRELOAD_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 # Shim objects that interpose nothing and so can be linked into a plain test executable.
 PRELOAD_UNIT_OBJS ?= $(filter-out $(B)/preload/dt_malloc.o $(B)/preload/dt_lifecycle.o \
-                       $(B)/preload/dt_thread.o $(B)/preload/dt_dlhooks.o $(B)/preload/dt_calls.o,$(PRELOAD_OBJS))
+                       $(B)/preload/dt_thread.o $(B)/preload/dt_dlsafe.o $(B)/preload/dt_dlhooks.o $(B)/preload/dt_calls.o,$(PRELOAD_OBJS))
 
 $(B)/tests/unit/check_analyzer_%: tests/unit/check_analyzer_%.c $(ANALYZER_LIB)
 	@mkdir -p $(@D)

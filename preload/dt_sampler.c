@@ -1,0 +1,545 @@
+/* CPU sampling: per-thread SIGPROF sources on the thread's own CPU clock (perf task-clock; POSIX
+ * thread-CPU timer fallback, forced with DEIATRACE_SAMPLER=timer), the handler, per-stack counters.
+ * The handler is async-signal-safe only (no malloc, stdio or locks); sources never signal a sleeper
+ * and never survive exec; setitimer is never used. Called by dt_lifecycle, dt_thread, dt_dlsafe. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dt_shim.h"
+
+#define NS_PER_S 1000000000ull
+#define SAMPLER_DEFAULT_HZ 1000u
+#define SAMPLER_MAX_HZ 100000u
+#define SAMPLER_MAX_THREADS 8192u       /* live armed threads at once; beyond, threads go unsampled */
+#define SAMPLER_FD_FLOOR 3              /* the shim's descriptors stay above stdin/stdout/stderr */
+#define SAMPLER_FD_HIGH_DIVISOR 2       /* perf fds move to RLIMIT_NOFILE soft / 2 and up */
+#define SAMPLER_FD_HIGH_MIN 64
+#define SAMPLER_STACK_CAPACITY (64u * 1024u)
+#define SAMPLER_DRAIN_TIMEOUT_NS (2ull * NS_PER_S) /* waiting for in-flight handlers, at most */
+#define SAMPLER_ENV "DEIATRACE_SAMPLER" /* auto (default) | perf | timer: forces one source kind */
+
+enum source_state {
+	SRC_FREE = 0,
+	SRC_CLAIMED = 1, /* being armed by its thread */
+	SRC_ARMED = 2,
+	SRC_CLOSING = 3, /* one party (thread exit, stop, fork child) is tearing it down */
+};
+
+/* One per armed thread, in an mmap'd registry so dt_sampler_stop can disarm every thread. */
+struct source {
+	_Atomic int state;
+	int fd;          /* perf event fd, or -1 */
+	uint64_t perf_id; /* PERF_EVENT_IOC_ID of fd: tells ours from a number the host reused */
+	timer_t timer;   /* POSIX timer when fd < 0 */
+	pid_t tid;
+};
+
+struct stack_cpu {
+	_Atomic uint64_t samples;
+	_Atomic uint64_t weight_ns;
+};
+
+static struct source *sources;
+static struct stack_cpu *cpu_by_stack;
+static uint32_t cpu_capacity;
+
+static int sampler_kind = DT_SAMPLER_NONE;
+static uint32_t freq_asked_hz;
+static uint64_t period_ns;
+static int fd_high_base = SAMPLER_FD_HIGH_MIN;
+static uint32_t depth_cap;
+
+static _Atomic int running;   /* handlers sample only while set */
+static _Atomic int in_flight; /* handlers past their first instruction */
+static _Atomic int loader_busy;
+static _Atomic int started;
+static _Atomic uint32_t degraded;
+
+static _Atomic uint64_t n_samples, n_lost, weight_total_ns, n_truncated, n_threads, n_unarmed;
+
+static DT_TLS __thread struct source *my_source;
+static DT_TLS __thread uint64_t my_last_ns; /* task-clock value at this thread's last sample */
+
+static pid_t gettid_sigsafe(void) /* ctx: sigsafe */
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static void count_lost_sigsafe(void) /* ctx: sigsafe */
+{
+	atomic_fetch_add_explicit(&n_lost, 1, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- the handler */
+
+static void sigprof_handler(int sig, siginfo_t *si, void *uc) /* ctx: sigsafe */
+{
+	int saved_errno = errno;
+	/* seq_cst pairs with dt_sampler_stop / dt_sampler_loader_enter: either they see us in flight
+	 * or we see their flag (Dekker). */
+	atomic_fetch_add(&in_flight, 1);
+	if (!atomic_load(&running))
+		goto out;
+	/* Loader busy (dlclose may unmap what we would read); re-entry into the shim on this thread
+	 * (libunwind's per-thread cache and the hooks' state are not re-entrant): drop and count. */
+	if (atomic_load(&loader_busy) || dt_in_shim || dt_unwind_busy_sigsafe()) {
+		count_lost_sigsafe();
+		goto out;
+	}
+	dt_in_shim++;
+	/* A deferred cancel acted on at a cancellation point inside the handler (libunwind's memory
+	 * validation calls read and msync) would unwind the thread out of it with in_flight raised.
+	 * glibc's pthread_setcancelstate is one atomic update of the thread's own word: no lock. */
+	int cancel_state;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+	uint64_t weight = period_ns;
+	struct source *src = my_source;
+	if (si && si->si_code == SI_TIMER) {
+		/* A POSIX CPU timer only fires on scheduler ticks (250 Hz here) and reports the periods
+		 * it skipped as overruns: each signal stands for (1 + overrun) periods. */
+		if (si->si_overrun > 0)
+			weight *= 1u + (uint64_t)si->si_overrun;
+	} else if (si && src && src->fd >= 0 && si->si_fd == src->fd) {
+		/* The task clock's value is this thread's CPU ns: weigh by what elapsed since the last
+		 * sample, which also covers coalesced signals and periods that ended in the kernel. */
+		uint64_t now_ns;
+		/* syscall(), not read(): read is a cancellation point (see the handler's cancel state). */
+		if (syscall(SYS_read, src->fd, &now_ns, sizeof(now_ns)) == (long)sizeof(now_ns) &&
+		    now_ns > my_last_ns) {
+			weight = now_ns - my_last_ns;
+			my_last_ns = now_ns;
+		}
+	}
+
+	uint64_t pcs[DT_MAX_STACK_DEPTH];
+	uint32_t flags = 0;
+	int depth = dt_unwind_sigsafe(pcs, (int)depth_cap, uc, &flags);
+	uint32_t id = DT_STACK_NONE;
+	if (depth > 0)
+		id = dt_stack_intern_sigsafe(pcs, (uint32_t)depth, flags);
+	if (id == DT_STACK_NONE || id >= cpu_capacity) {
+		if (depth > 0)
+			atomic_fetch_or_explicit(&degraded, DT_DEGRADED_STACK_TABLE_FULL, memory_order_relaxed);
+		count_lost_sigsafe();
+	} else {
+		atomic_fetch_add_explicit(&cpu_by_stack[id].samples, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&cpu_by_stack[id].weight_ns, weight, memory_order_relaxed);
+		atomic_fetch_add_explicit(&n_samples, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&weight_total_ns, weight, memory_order_relaxed);
+		if (flags & DT_STACK_TRUNCATED)
+			atomic_fetch_add_explicit(&n_truncated, 1, memory_order_relaxed);
+	}
+	pthread_setcancelstate(cancel_state, NULL);
+	dt_in_shim--;
+out:
+	atomic_fetch_sub(&in_flight, 1);
+	errno = saved_errno;
+}
+
+/* Handlers finish in microseconds; the bound only guards the host's exit against a count that
+ * can never drop (a thread killed inside the handler). ctx: any */
+static void wait_handlers_drained(void)
+{
+	uint64_t deadline_ns = 0;
+	while (atomic_load(&in_flight) != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now_ns = (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+		if (!deadline_ns) {
+			deadline_ns = now_ns + SAMPLER_DRAIN_TIMEOUT_NS;
+		} else if (now_ns > deadline_ns) {
+			dt_warn("a SIGPROF handler never finished; continuing without it");
+			atomic_store(&in_flight, 0);
+			return;
+		}
+		sched_yield();
+	}
+}
+
+/* ---------------------------------------------------------------- per-thread sources */
+
+static int move_fd_high(int fd) /* ctx: any; returns the new fd (closing fd) or fd itself */
+{
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, fd_high_base);
+	if (hi < 0 && fd < SAMPLER_FD_FLOOR)
+		hi = fcntl(fd, F_DUPFD_CLOEXEC, SAMPLER_FD_FLOOR);
+	if (hi < 0)
+		return fd; /* keep the low one: still CLOEXEC, just less tidy */
+	close(fd);
+	return hi;
+}
+
+static int perf_open_sigsafe(pid_t tid) /* ctx: any; returns an fd armed to signal tid, or -errno */
+{
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.sample_period = period_ns;
+	a.disabled = 1;
+	a.wakeup_events = 1; /* a signal per overflow */
+	/* User mode only, even where the kernel would allow more: a period ending inside a syscall
+	 * would leave SIGPROF pending there, cutting short reads from /dev/zero or pipes, or killing
+	 * the process if the syscall is execve (the handler is reset, the signal stays pending).
+	 * Kernel time is not lost: the handler weighs each sample by the task clock's progress. */
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fd = move_fd_high(fd);
+	struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) < 0 || fcntl(fd, F_SETSIG, SIGPROF) < 0 ||
+	    fcntl(fd, F_SETOWN_EX, &owner) < 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) < 0 ||
+	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static int timer_arm(pid_t tid, timer_t *out) /* ctx: any */
+{
+	struct sigevent sev;
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = tid;
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, out) != 0)
+		return -errno;
+	struct itimerspec its;
+	its.it_interval.tv_sec = (time_t)(period_ns / NS_PER_S);
+	its.it_interval.tv_nsec = (long)(period_ns % NS_PER_S);
+	its.it_value = its.it_interval;
+	if (timer_settime(*out, 0, &its, NULL) != 0) {
+		int err = errno;
+		timer_delete(*out);
+		return -err;
+	}
+	return 0;
+}
+
+static struct source *source_claim(void) /* ctx: any */
+{
+	for (uint32_t i = 0; i < SAMPLER_MAX_THREADS; i++) {
+		int expect = SRC_FREE;
+		if (atomic_compare_exchange_strong(&sources[i].state, &expect, SRC_CLAIMED))
+			return &sources[i];
+	}
+	return NULL;
+}
+
+static void source_teardown(struct source *s) /* ctx: any; the caller won the ARMED -> CLOSING race */
+{
+	if (s->fd >= 0) {
+		/* A host that closes every descriptor (closefrom in a daemon) may have reused the number:
+		 * close it only if it still is our event. */
+		uint64_t id = 0;
+		if (ioctl(s->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id) {
+			ioctl(s->fd, PERF_EVENT_IOC_DISABLE, 0);
+			close(s->fd);
+		}
+	} else {
+		timer_delete(s->timer);
+	}
+	s->fd = -1;
+	atomic_store(&s->state, SRC_FREE);
+}
+
+static int arm_calling_thread(void) /* ctx: any */
+{
+	if (my_source)
+		return 0;
+	struct source *s = source_claim();
+	if (!s) {
+		atomic_fetch_add_explicit(&n_unarmed, 1, memory_order_relaxed);
+		return -ENOSPC;
+	}
+	s->tid = gettid_sigsafe();
+	s->fd = -1;
+	int rc;
+	if (sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
+		rc = perf_open_sigsafe(s->tid);
+		if (rc >= 0) {
+			s->fd = rc;
+			s->perf_id = 0;
+			ioctl(s->fd, PERF_EVENT_IOC_ID, &s->perf_id);
+			rc = 0;
+		}
+	} else {
+		rc = timer_arm(s->tid, &s->timer);
+	}
+	if (rc < 0) {
+		atomic_store(&s->state, SRC_FREE);
+		atomic_fetch_add_explicit(&n_unarmed, 1, memory_order_relaxed);
+		return rc;
+	}
+	my_last_ns = 0; /* the counter was reset when armed */
+	my_source = s;
+	atomic_store(&s->state, SRC_ARMED);
+	return 0;
+}
+
+int dt_sampler_thread_start(void) /* ctx: any */
+{
+	atomic_fetch_add_explicit(&n_threads, 1, memory_order_relaxed);
+	if (!atomic_load(&running))
+		return 0;
+	return arm_calling_thread();
+}
+
+void dt_sampler_thread_stop(void) /* ctx: any */
+{
+	struct source *s = my_source;
+	my_source = NULL;
+	if (!s)
+		return;
+	int expect = SRC_ARMED;
+	if (atomic_compare_exchange_strong(&s->state, &expect, SRC_CLOSING))
+		source_teardown(s);
+}
+
+/* A SIGPROF still pending when execve resets our handler kills the new image (a POSIX CPU timer
+ * ticks in the kernel too). Disarm the calling thread first: a signal it already generated is
+ * delivered to our handler as the disarming syscalls return. Other threads' signals are directed
+ * at them and die with them in execve. Returns 1 if the thread must be re-armed if exec fails. */
+int dt_sampler_exec_prepare(void) /* ctx: hook */
+{
+	struct source *s = my_source;
+	/* In a vfork child, TLS and memory are the parent's: leave the parent's source alone. */
+	if (!s || s->tid != gettid_sigsafe())
+		return 0;
+	dt_sampler_thread_stop();
+	return 1;
+}
+
+void dt_sampler_exec_failed(int rearm) /* ctx: hook */
+{
+	if (rearm && atomic_load(&running))
+		arm_calling_thread();
+}
+
+/* ---------------------------------------------------------------- process-wide */
+
+static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
+{
+	const char *force = secure_getenv(SAMPLER_ENV);
+	if (force && strcmp(force, "timer") == 0)
+		return DT_SAMPLER_POSIX_TIMER;
+	int fd = perf_open_sigsafe(gettid_sigsafe());
+	if (fd >= 0) {
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		close(fd);
+		return DT_SAMPLER_PERF_TASK_CLOCK;
+	}
+	if (force && strcmp(force, "perf") == 0)
+		return DT_SAMPLER_NONE;
+	return DT_SAMPLER_POSIX_TIMER;
+}
+
+static void fork_child(void) /* ctx: any; pthread_atfork child handler */
+{
+	/* The child inherits the parent's perf fds (owned by parent threads) and none of its POSIX
+	 * timers. Close what is ours, forget every registry entry, re-arm the one thread that exists. */
+	my_source = NULL;
+	for (uint32_t i = 0; i < SAMPLER_MAX_THREADS; i++) {
+		struct source *s = &sources[i];
+		uint64_t id = 0;
+		if (atomic_load(&s->state) != SRC_FREE && s->fd >= 0 &&
+		    ioctl(s->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id)
+			close(s->fd);
+		s->fd = -1;
+		atomic_store(&s->state, SRC_FREE);
+	}
+	atomic_store(&in_flight, 0);
+	/* The child writes its own trace (or none): its counts start from zero, like its CPU time. */
+	uint32_t used = dt_stack_count() < cpu_capacity ? dt_stack_count() : cpu_capacity;
+	for (uint32_t id = 0; id < used; id++) {
+		atomic_store_explicit(&cpu_by_stack[id].samples, 0, memory_order_relaxed);
+		atomic_store_explicit(&cpu_by_stack[id].weight_ns, 0, memory_order_relaxed);
+	}
+	atomic_store(&n_samples, 0);
+	atomic_store(&n_lost, 0);
+	atomic_store(&weight_total_ns, 0);
+	atomic_store(&n_truncated, 0);
+	atomic_store(&n_unarmed, 0);
+	atomic_store(&n_threads, 1);
+	if (atomic_load(&running))
+		arm_calling_thread();
+}
+
+static int install_handler(void) /* ctx: any */
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigprof_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	/* dt_in_shim tells our own sigaction interposer (dt_dlsafe.c) that this is the shim. */
+	dt_in_shim++;
+	int rc = sigaction(SIGPROF, NULL, &old);
+	if (rc == 0 && ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+	                                            : old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+		/* Someone (an earlier constructor) already profiles this process: theirs wins. */
+		atomic_fetch_or(&degraded, DT_DEGRADED_STEPPED_ASIDE);
+		rc = -1;
+	} else if (rc == 0) {
+		rc = sigaction(SIGPROF, &sa, NULL);
+	}
+	dt_in_shim--;
+	return rc;
+}
+
+int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor */
+{
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&started, &expect, 1))
+		return 0;
+	atomic_fetch_add_explicit(&n_threads, 1, memory_order_relaxed); /* the main thread */
+	if (freq_hz == 0)
+		freq_hz = SAMPLER_DEFAULT_HZ;
+	if (freq_hz > SAMPLER_MAX_HZ)
+		freq_hz = SAMPLER_MAX_HZ;
+	freq_asked_hz = freq_hz;
+	period_ns = NS_PER_S / freq_hz;
+	const struct dt_config *cfg = dt_config_get();
+	depth_cap = cfg && cfg->max_depth ? cfg->max_depth : DT_MAX_STACK_DEPTH;
+	if (depth_cap > DT_MAX_STACK_DEPTH)
+		depth_cap = DT_MAX_STACK_DEPTH;
+
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR > SAMPLER_FD_HIGH_MIN)
+		fd_high_base = (int)(rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR);
+
+	if (dt_stack_table_init(SAMPLER_STACK_CAPACITY) != 0)
+		goto off;
+	cpu_capacity = dt_stack_capacity();
+	cpu_by_stack = mmap(NULL, cpu_capacity * sizeof(*cpu_by_stack), PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	sources = mmap(NULL, SAMPLER_MAX_THREADS * sizeof(*sources), PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (cpu_by_stack == MAP_FAILED || sources == MAP_FAILED) {
+		cpu_by_stack = NULL;
+		cpu_capacity = 0;
+		goto off;
+	}
+	if (dt_unwind_init(fd_high_base) != 0)
+		dt_warn("libunwind warm-up failed; CPU stacks may be incomplete");
+
+	sampler_kind = choose_kind();
+	if (sampler_kind == DT_SAMPLER_NONE)
+		goto off;
+	if (install_handler() != 0)
+		goto off;
+	pthread_atfork(NULL, NULL, fork_child);
+	atomic_store(&running, 1);
+	if (arm_calling_thread() != 0 && sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
+		sampler_kind = DT_SAMPLER_POSIX_TIMER;
+		if (arm_calling_thread() != 0) {
+			atomic_store(&running, 0);
+			goto off;
+		}
+	}
+	return 0;
+off:
+	sampler_kind = DT_SAMPLER_NONE;
+	atomic_fetch_or(&degraded, DT_DEGRADED_SAMPLER_OFF);
+	dt_warn("CPU sampling is off (no CPU timer could be armed, or the host owns SIGPROF)");
+	return -1;
+}
+
+void dt_sampler_stop(void) /* ctx: any */
+{
+	if (!atomic_exchange(&running, 0))
+		return;
+	/* Handlers entering from now on see running == 0; wait out those already past the check. */
+	wait_handlers_drained();
+	my_source = NULL;
+	for (uint32_t i = 0; sources && i < SAMPLER_MAX_THREADS; i++) {
+		int expect = SRC_ARMED;
+		if (atomic_compare_exchange_strong(&sources[i].state, &expect, SRC_CLOSING))
+			source_teardown(&sources[i]);
+	}
+	/* SIGPROF stays handled by our (now inert) handler: one may still be pending somewhere, and its
+	 * default action would kill the host. */
+}
+
+void dt_sampler_step_aside(void) /* ctx: any; the host claims SIGPROF or ITIMER_PROF */
+{
+	atomic_fetch_or(&degraded, DT_DEGRADED_STEPPED_ASIDE);
+	dt_sampler_stop();
+}
+
+void dt_sampler_loader_enter(void) /* ctx: any; around dlclose */
+{
+	atomic_fetch_add(&loader_busy, 1);
+	/* Handlers that began before loader_busy was visible may be reading the object being closed. */
+	wait_handlers_drained();
+}
+
+void dt_sampler_loader_leave(void) /* ctx: any */
+{
+	atomic_fetch_sub(&loader_busy, 1);
+}
+
+int dt_sampler_owns_sigprof(void) /* ctx: any */
+{
+	return atomic_load(&started) && sampler_kind != DT_SAMPLER_NONE &&
+	       !(atomic_load(&degraded) & DT_DEGRADED_STEPPED_ASIDE);
+}
+
+void dt_sampler_fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
+{
+	meta[DT_META_THREADS] = atomic_load(&n_threads);
+	meta[DT_META_FREQ_ASKED_HZ] = freq_asked_hz;
+	meta[DT_META_SAMPLER] = (uint64_t)sampler_kind;
+	meta[DT_META_SAMPLES] = atomic_load(&n_samples);
+	meta[DT_META_SAMPLES_LOST] = atomic_load(&n_lost);
+	meta[DT_META_SAMPLE_WEIGHT_NS] = atomic_load(&weight_total_ns);
+	meta[DT_META_UNWIND_FAILURES] = dt_unwind_failures();
+	meta[DT_META_STACK_DEPTH_CAP] = depth_cap;
+	meta[DT_META_STACKS_TRUNCATED] = atomic_load(&n_truncated);
+	meta[DT_META_DEGRADED] |= atomic_load(&degraded);
+}
+
+void dt_sampler_emit(struct dt_tracebuf *b) /* ctx: any */
+{
+	size_t mark = dt_tracebuf_section_begin(b, DT_SEC_CPU);
+	uint32_t n = 0, limit = dt_stack_count();
+	if (limit > cpu_capacity)
+		limit = cpu_capacity;
+	for (uint32_t id = 0; id < limit; id++)
+		n += atomic_load_explicit(&cpu_by_stack[id].samples, memory_order_relaxed) != 0;
+	dt_tracebuf_put_u32(b, n);
+	uint32_t written = 0;
+	for (uint32_t id = 0; id < limit && written < n; id++) {
+		uint64_t s = atomic_load_explicit(&cpu_by_stack[id].samples, memory_order_relaxed);
+		if (!s)
+			continue;
+		dt_tracebuf_put_u32(b, id);
+		dt_tracebuf_put_u64(b, s);
+		dt_tracebuf_put_u64(b, atomic_load_explicit(&cpu_by_stack[id].weight_ns, memory_order_relaxed));
+		written++;
+	}
+	/* Counts only grow, so the second pass finds at least n entries even while a checkpoint races
+	 * with sampling; a stack that gained its first sample in between waits for the next write. */
+	dt_tracebuf_section_end(b, mark);
+}

@@ -1,0 +1,182 @@
+/* Unwinding with libunwind (local only): from the SIGPROF handler's ucontext and from hooks.
+ * Never calls malloc or locks on the signal path: libunwind is warmed up once in normal context and
+ * uses its per-thread cache; dl_iterate_phdr calls it makes from the handler are served lock-free by
+ * dt_dlsafe.c, keyed by dt_unwind_sig_lookup_pc. Called by dt_sampler (handler) and dt_malloc (hooks). */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "dt_shim.h"
+
+#define UNWIND_HERE_MAX_SKIP 16 /* frames dt_unwind_here may be asked to drop */
+#define UNWIND_WARMUP_DEPTH 64
+#define UNWIND_FD_FLOOR_MAX 1024 /* libunwind's pipe goes at least this high (placeholders below) */
+
+/* Address libunwind is about to look up while this thread unwinds inside the SIGPROF handler;
+ * 0 outside it. dt_dlsafe's dl_iterate_phdr reads it to tell "in the handler" from normal context. */
+DT_TLS __thread uintptr_t dt_unwind_sig_lookup_pc;
+
+/* Set while this thread is inside libunwind. Breaks SIGPROF -> unwind re-entry into libunwind's
+ * per-thread cache while a hook on the same thread is half-way through an unwind. */
+static DT_TLS __thread int in_unwind;
+
+static _Atomic uint64_t unwind_failures;
+static _Atomic int unwind_ready;
+
+uint64_t dt_unwind_failures(void) /* ctx: any */
+{
+	return atomic_load_explicit(&unwind_failures, memory_order_relaxed);
+}
+
+int dt_unwind_busy_sigsafe(void) /* ctx: sigsafe */
+{
+	return in_unwind;
+}
+
+static __attribute__((noinline)) int warm_step_loop(void) /* ctx: any */
+{
+	unw_context_t ctx;
+	unw_cursor_t cur;
+	int n = 0;
+	if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0)
+		return -1;
+	while (n < UNWIND_WARMUP_DEPTH && unw_step(&cur) > 0)
+		n++;
+	return n;
+}
+
+/* libunwind 1.6.2 opens a memory-validation pipe when it initialises, at the lowest free fds: the
+ * host's next open() would no longer get the number it expects. Fill every free slot below fd_floor
+ * with placeholders for the duration of the warm-up so that the pipe lands at fd_floor or above.
+ * Returns the number of placeholders, recorded in `mine`. ctx: any */
+static int fill_low_fds(int fd_floor, uint8_t *mine)
+{
+	int seed = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (seed < 0)
+		return 0;
+	int n = 0;
+	if (seed < fd_floor) {
+		mine[seed / 8] |= (uint8_t)(1u << (seed % 8));
+		n++;
+	}
+	for (;;) {
+		int fd = fcntl(seed, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (fd >= fd_floor) {
+			close(fd);
+			break;
+		}
+		mine[fd / 8] |= (uint8_t)(1u << (fd % 8));
+		n++;
+	}
+	if (seed >= fd_floor)
+		close(seed);
+	return n;
+}
+
+static void release_low_fds(int fd_floor, const uint8_t *mine) /* ctx: any */
+{
+	for (int fd = 0; fd < fd_floor; fd++)
+		if (mine[fd / 8] & (1u << (fd % 8)))
+			close(fd);
+}
+
+int dt_unwind_init(int fd_floor) /* ctx: any; once, before sampling starts */
+{
+	if (atomic_load_explicit(&unwind_ready, memory_order_acquire))
+		return 0;
+	if (fd_floor > UNWIND_FD_FLOOR_MAX)
+		fd_floor = UNWIND_FD_FLOOR_MAX;
+	uint8_t mine[UNWIND_FD_FLOOR_MAX / 8];
+	memset(mine, 0, sizeof(mine));
+	fill_low_fds(fd_floor, mine);
+	/* The global cache takes a lock with signals blocked; the per-thread one takes none. */
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	/* First use initialises libunwind (locks, may allocate): do it here, not in the handler. */
+	void *buf[UNWIND_WARMUP_DEPTH];
+	int rc = 0;
+	in_unwind = 1;
+	if (unw_backtrace(buf, UNWIND_WARMUP_DEPTH) <= 0 || warm_step_loop() < 0)
+		rc = -1;
+	in_unwind = 0;
+	release_low_fds(fd_floor, mine);
+	atomic_store_explicit(&unwind_ready, 1, memory_order_release);
+	return rc;
+}
+
+int dt_unwind_sigsafe(uint64_t *pcs, int max_depth, void *ucontext, uint32_t *flags) /* ctx: sigsafe */
+{
+	unw_cursor_t cur;
+	int n = 0;
+	*flags = 0;
+	if (max_depth <= 0 || !ucontext || in_unwind)
+		return 0;
+	in_unwind = 1;
+	/* Any lookup libunwind makes from here on is served by dt_dlsafe, never the loader-locked one. */
+	dt_unwind_sig_lookup_pc = (uintptr_t)((ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RIP];
+	/* x86-64 unw_context_t is ucontext_t: the handler's context starts the walk at the interrupted
+	 * instruction, and UNW_INIT_SIGNAL_FRAME keeps libunwind from looking up pc-1 for it. */
+	if (unw_init_local2(&cur, (unw_context_t *)ucontext, UNW_INIT_SIGNAL_FRAME) != 0) {
+		atomic_fetch_add_explicit(&unwind_failures, 1, memory_order_relaxed);
+		goto out;
+	}
+	*flags = DT_STACK_LEAF_EXACT;
+	for (;;) {
+		unw_word_t ip;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+			break;
+		pcs[n++] = ip;
+		if (n >= max_depth) {
+			*flags |= DT_STACK_TRUNCATED;
+			break;
+		}
+		/* libunwind looks up the exact pc for the leaf and pc-1 (inside the call) for callers. */
+		dt_unwind_sig_lookup_pc = n == 1 ? ip : ip - 1;
+		int step = unw_step(&cur);
+		if (step < 0)
+			atomic_fetch_add_explicit(&unwind_failures, 1, memory_order_relaxed);
+		if (step <= 0)
+			break;
+	}
+out:
+	dt_unwind_sig_lookup_pc = 0;
+	in_unwind = 0;
+	return n;
+}
+
+int dt_unwind_here(uint64_t *pcs, int max_depth, int skip, uint32_t *flags) /* ctx: hook */
+{
+	void *buf[DT_MAX_STACK_DEPTH + UNWIND_HERE_MAX_SKIP + 1];
+	*flags = 0;
+	if (skip < 0)
+		skip = 0;
+	if (skip > UNWIND_HERE_MAX_SKIP)
+		skip = UNWIND_HERE_MAX_SKIP;
+	if (max_depth > (int)DT_MAX_STACK_DEPTH)
+		max_depth = DT_MAX_STACK_DEPTH;
+	if (max_depth <= 0 || in_unwind)
+		return 0;
+	in_unwind = 1;
+	/* unw_backtrace walks with libunwind's frame cache (fast path) and falls back to unw_step.
+	 * One extra frame: this function's own. Ask for one more than kept to see truncation. */
+	int want = max_depth + skip + 1;
+	int got = unw_backtrace(buf, want < (int)(sizeof(buf) / sizeof(buf[0])) ? want + 1 : want);
+	in_unwind = 0;
+	if (got <= 0) {
+		atomic_fetch_add_explicit(&unwind_failures, 1, memory_order_relaxed);
+		return 0;
+	}
+	int first = skip + 1;
+	int n = 0;
+	for (int i = first; i < got && n < max_depth; i++)
+		pcs[n++] = (uint64_t)(uintptr_t)buf[i];
+	if (got > first + max_depth)
+		*flags |= DT_STACK_TRUNCATED;
+	return n;
+}
