@@ -1,18 +1,847 @@
-/* Placeholder for the malloc-family hooks (memory tracking), replaced by the memory module.
- * Reports "not tracked" so the writer and lifecycle build and run without it. */
+/* The malloc family, interposed: exact per-stack heap accounting (calls, bytes, frees, peak-live,
+ * leaks) and the process heap totals, emitted as DT_SEC_ALLOC and the heap fields of DT_SEC_META.
+ * Never allocates through the interposed functions (mmap and the real allocator only), holds no
+ * global lock on the hot path, never aborts its host. Called by the host (hooks) and the writer. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/single_threaded.h>
+#include <unistd.h>
+
+#include "dt_alloc.h"
+#include "dt_livemap.h"
 #include "dt_shim.h"
 
-int dt_malloc_enabled(void)
+#define BOOT_BYTES (256u * 1024u)   /* static heap for allocations made while dlsym resolves */
+#define BOOT_ALIGN_BYTES 16u
+#define BOOT_HEADER_BYTES 16u       /* size of a bootstrap block, kept in front of it */
+#define CELLS_PER_PAGE_LOG2 6u      /* per-thread counters: 64 stacks per lazily mapped page */
+#define CELLS_PER_PAGE (1u << CELLS_PER_PAGE_LOG2)
+#define ARENA_CHUNK_BYTES (1u << 20) /* thread states and counter pages are carved from these */
+#define ARENA_ALIGN_BYTES 64u
+
+/* ------------------------------------------------------------------ the real allocator */
+struct real_fns {
+	void *(*malloc)(size_t);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void (*free)(void *);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+};
+
+enum real_state { REAL_NONE, REAL_RESOLVING, REAL_READY };
+
+static struct real_fns real;
+static _Atomic int real_state;
+
+/* glibc's own entry points: the fallback when dlsym(RTLD_NEXT) finds nothing after us. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+/* ------------------------------------------------------------------ bootstrap heap
+ * dlsym may allocate (dlerror buffers, the first use of libdl state): those requests, and any made by
+ * other threads before resolution finishes, are served here and never freed. */
+static _Alignas(64) unsigned char boot_buf[BOOT_BYTES];
+static _Atomic size_t boot_used;
+
+static int boot_owns(const void *p) /* ctx: any */
 {
-	return 0;
+	return (uintptr_t)p >= (uintptr_t)boot_buf && (uintptr_t)p < (uintptr_t)boot_buf + BOOT_BYTES;
 }
 
-void dt_malloc_fill_meta(uint64_t meta[DT_META_NFIELDS])
+static void *boot_alloc(size_t n, size_t align) /* ctx: any; zero-filled, like calloc */
 {
-	(void)meta;
+	if (align < BOOT_ALIGN_BYTES)
+		align = BOOT_ALIGN_BYTES;
+	if (n > BOOT_BYTES || (align & (align - 1)) || align > BOOT_BYTES / 4) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t cur = atomic_load_explicit(&boot_used, memory_order_relaxed);
+	for (;;) {
+		size_t start = (cur + BOOT_HEADER_BYTES + align - 1) & ~(align - 1);
+		size_t end = start + ((n + BOOT_ALIGN_BYTES - 1) & ~(size_t)(BOOT_ALIGN_BYTES - 1));
+		if (end > BOOT_BYTES) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (atomic_compare_exchange_weak_explicit(&boot_used, &cur, end, memory_order_relaxed,
+		                                          memory_order_relaxed)) {
+			memcpy(&boot_buf[start - sizeof(size_t)], &n, sizeof(n));
+			return &boot_buf[start];
+		}
+	}
 }
 
-void dt_malloc_emit(struct dt_tracebuf *b)
+static size_t boot_size(const void *p) /* ctx: any */
 {
-	(void)b;
+	size_t n;
+	memcpy(&n, (const unsigned char *)p - sizeof(size_t), sizeof(n));
+	return n;
+}
+
+static __attribute__((noinline)) int real_resolve(void) /* ctx: any; 1 when the real allocator is ready */
+{
+	int expect = REAL_NONE;
+	if (!atomic_compare_exchange_strong_explicit(&real_state, &expect, REAL_RESOLVING,
+	                                             memory_order_acq_rel, memory_order_acquire))
+		return expect == REAL_READY; /* resolving right now (maybe in dlsym below us): bootstrap */
+	int saved_errno = errno;
+	struct real_fns r;
+	r.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+	r.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+	r.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+	r.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+	r.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+	r.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+	r.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+	r.valloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "valloc");
+	r.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
+	r.malloc_usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+	if (!r.malloc || !r.calloc || !r.realloc || !r.free || !r.memalign || !r.valloc || !r.pvalloc ||
+	    !r.posix_memalign || !r.aligned_alloc || !r.malloc_usable_size) {
+		/* Keep the pieces of one allocator together: all of glibc's, never a mix. */
+		r.malloc = __libc_malloc;
+		r.calloc = __libc_calloc;
+		r.realloc = __libc_realloc;
+		r.free = __libc_free;
+		r.memalign = __libc_memalign;
+		r.valloc = __libc_valloc;
+		r.pvalloc = __libc_pvalloc;
+		r.posix_memalign = NULL; /* served through memalign below */
+		r.aligned_alloc = NULL;
+		r.malloc_usable_size = NULL;
+	}
+	real = r;
+	/* Release: a thread that sees READY sees every pointer in `real`. */
+	atomic_store_explicit(&real_state, REAL_READY, memory_order_release);
+	errno = saved_errno;
+	return 1;
+}
+
+static inline int real_ready(void) /* ctx: any */
+{
+	return __builtin_expect(atomic_load_explicit(&real_state, memory_order_acquire) == REAL_READY, 1) ||
+	       real_resolve();
+}
+
+/* ------------------------------------------------------------------ per-thread state
+ * Counters are per thread and per stack, written only by their owner with plain (relaxed) stores, so
+ * the hot path takes no lock and bounces no cache line but the heap's live-bytes counter. The writer
+ * sums them. A freeing thread accounts the free in its own cell for the block's stack: sums are exact,
+ * single cells may go negative. */
+struct mcell {
+	int64_t calls;
+	int64_t bytes;
+	int64_t frees;
+	int64_t freed_bytes;
+	int64_t live_bytes;
+	int64_t live_at_peak_bytes; /* live_bytes when the heap peak `peak_tag` was set */
+	uint64_t peak_tag;          /* heap peak value seen at the last update (see cell_update) */
+	uint64_t pad;
+};
+
+struct mthread {
+	struct mthread *next; /* every state ever made; states are recycled, never freed */
+	_Atomic int in_use;
+	struct mcell none_cell;            /* allocations whose stack could not be interned */
+	struct mcell *_Atomic *pages;      /* capacity / CELLS_PER_PAGE pointers */
+	struct dt_ucache *ucache;
+};
+
+enum mstate { M_UNINIT, M_INITIALIZING, M_READY, M_OFF };
+
+static _Atomic int mstate;
+static uint32_t stack_capacity;
+static uint32_t npages;
+static int max_depth;
+static pthread_key_t mt_key;
+static _Atomic(struct mthread *) mt_list;
+static DT_TLS __thread struct mthread *tls_mt;
+
+/* Process-wide heap: the only shared lines the hot path writes. */
+static _Atomic int64_t heap_live_bytes;
+static _Atomic uint64_t heap_peak_bytes;
+static _Atomic uint64_t heap_peak_ns;    /* dt_now_ns() just after the peak (see peak_stamp_now) */
+static _Atomic int peak_pending;         /* a new peak is not stamped yet */
+static uint64_t init_ns;                 /* dt_now_ns() when tracking started */
+
+static _Atomic uint64_t reentries_skipped;
+static _Atomic uint64_t blocks_dropped;   /* tracked nowhere: no thread state or the map was full */
+static _Atomic uint64_t frees_unattributed;
+static _Atomic uint32_t degraded;
+
+/* Owner-only add that another thread may read without tearing (plain mov on x86-64). */
+#define OWNER_ADD(lv, v) __atomic_store_n(&(lv), (lv) + (v), __ATOMIC_RELAXED)
+#define OWNER_SET(lv, v) __atomic_store_n(&(lv), (v), __ATOMIC_RELAXED)
+#define RELAXED_LOAD(lv) __atomic_load_n(&(lv), __ATOMIC_RELAXED)
+
+/* A bump arena in mmap'd chunks for thread states and counter pages; a tiny spinlock, taken only
+ * when a thread starts or first meets a block of 64 stack ids. */
+static _Atomic int arena_lock;
+static unsigned char *arena_cur;
+static size_t arena_left;
+
+static void arena_lock_take(void) /* ctx: any */
+{
+	while (atomic_exchange_explicit(&arena_lock, 1, memory_order_acquire))
+		sched_yield();
+}
+
+static void arena_lock_drop(void) /* ctx: any */
+{
+	atomic_store_explicit(&arena_lock, 0, memory_order_release);
+}
+
+static void *arena_alloc(size_t bytes) /* ctx: hook; zero-filled */
+{
+	bytes = (bytes + ARENA_ALIGN_BYTES - 1) & ~(size_t)(ARENA_ALIGN_BYTES - 1);
+	if (bytes > ARENA_CHUNK_BYTES / 4) {
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	void *p = NULL;
+	arena_lock_take();
+	if (arena_left < bytes) {
+		void *c = mmap(NULL, ARENA_CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
+			goto out;
+		arena_cur = c;
+		arena_left = ARENA_CHUNK_BYTES;
+	}
+	p = arena_cur;
+	arena_cur += bytes;
+	arena_left -= bytes;
+out:
+	arena_lock_drop();
+	return p;
+}
+
+static void mt_release(void *arg) /* ctx: any; pthread key destructor at thread exit */
+{
+	struct mthread *mt = arg;
+	tls_mt = NULL;
+	/* Release: the next owner sees every counter this thread wrote. */
+	atomic_store_explicit(&mt->in_use, 0, memory_order_release);
+}
+
+static __attribute__((noinline)) struct mthread *mt_acquire_guarded(void);
+
+/* The guard breaks malloc -> pthread_setspecific -> calloc (a key past glibc's first block). */
+static __attribute__((noinline)) struct mthread *mt_acquire(void) /* ctx: hook */
+{
+	int saved_errno = errno;
+	dt_in_shim++;
+	struct mthread *mt = mt_acquire_guarded();
+	dt_in_shim--;
+	errno = saved_errno;
+	return mt;
+}
+
+static struct mthread *mt_acquire_guarded(void) /* ctx: hook, dt_in_shim set */
+{
+	struct mthread *mt;
+	for (mt = atomic_load_explicit(&mt_list, memory_order_acquire); mt; mt = mt->next) {
+		int expect = 0;
+		if (atomic_load_explicit(&mt->in_use, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong_explicit(&mt->in_use, &expect, 1, memory_order_acquire,
+		                                            memory_order_relaxed)) {
+			dt_ucache_reset(mt->ucache);
+			goto own;
+		}
+	}
+	mt = arena_alloc(sizeof(*mt));
+	struct mcell *_Atomic *pages = arena_alloc((size_t)npages * sizeof(*pages));
+	struct dt_ucache *uc = dt_ucache_new();
+	if (!mt || !pages || !uc)
+		return NULL; /* the pieces stay in the arena: a bounded loss, and mmap already failed */
+	mt->pages = pages;
+	mt->ucache = uc;
+	atomic_store_explicit(&mt->in_use, 1, memory_order_relaxed);
+	struct mthread *head = atomic_load_explicit(&mt_list, memory_order_relaxed);
+	do
+		mt->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&mt_list, &head, mt, memory_order_release,
+	                                              memory_order_relaxed));
+own:
+	tls_mt = mt;
+	/* Keys below PTHREAD_KEY_2NDLEVEL_SIZE need no allocation; if glibc allocates anyway, the
+	 * re-entry guard sends that calloc straight to the real allocator. */
+	pthread_setspecific(mt_key, mt);
+	return mt;
+}
+
+static inline struct mthread *mt_get(void) /* ctx: hook */
+{
+	struct mthread *mt = tls_mt;
+	return __builtin_expect(mt != NULL, 1) ? mt : mt_acquire();
+}
+
+static __attribute__((noinline)) struct mcell *cell_page(struct mthread *mt, uint32_t page) /* ctx: hook */
+{
+	int saved_errno = errno;
+	struct mcell *p = arena_alloc(CELLS_PER_PAGE * sizeof(struct mcell));
+	errno = saved_errno;
+	if (!p)
+		return NULL;
+	/* Release: the writer, reading this pointer with acquire, sees a zeroed page. */
+	atomic_store_explicit(&mt->pages[page], p, memory_order_release);
+	return p;
+}
+
+static inline struct mcell *cell_of(struct mthread *mt, uint32_t stack) /* ctx: hook */
+{
+	if (stack >= stack_capacity)
+		return &mt->none_cell;
+	uint32_t page = stack >> CELLS_PER_PAGE_LOG2;
+	struct mcell *p = atomic_load_explicit(&mt->pages[page], memory_order_relaxed);
+	if (__builtin_expect(!p, 0) && !(p = cell_page(mt, page)))
+		return &mt->none_cell;
+	return &p[stack & (CELLS_PER_PAGE - 1)];
+}
+
+/* Peak-live per stack without snapshotting every stack at every new heap peak: the heap peak value
+ * is the epoch (it only grows, so it names one peak). A cell about to change while its tag is an
+ * older peak first saves its live bytes: that value is what it held when the current peak was set.
+ * At the end, a cell tagged with the final peak reports the saved value, any other its live bytes. */
+static inline void cell_live_add(struct mcell *c, int64_t delta) /* ctx: hook; owner only */
+{
+	uint64_t peak = atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed);
+	if (c->peak_tag != peak) {
+		OWNER_SET(c->live_at_peak_bytes, c->live_bytes);
+		OWNER_SET(c->peak_tag, peak);
+	}
+	OWNER_ADD(c->live_bytes, delta);
+}
+
+/* The time of the heap peak without reading a clock on every new peak (77 ns for clock_gettime on
+ * this class of VM, 31 ns for rdtsc, and a growing heap sets a new peak on every allocation): the
+ * clock is read at the first heap event after a run of new peaks, i.e. one hook call after the last
+ * peak of the run. A peak that lasts until the trace is written is stamped at the write. */
+static __attribute__((noinline)) void peak_stamp_now(void) /* ctx: hook */
+{
+	atomic_store_explicit(&peak_pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&heap_peak_ns, dt_now_ns(), memory_order_relaxed);
+}
+
+static inline void heap_grow(uint64_t n) /* ctx: hook */
+{
+	if (__libc_single_threaded) {
+		/* One thread (glibc clears the flag in pthread_create before a second one exists): plain
+		 * loads and stores, no locked instruction (about 20 ns each here). */
+		int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) + (int64_t)n;
+		atomic_store_explicit(&heap_live_bytes, live, memory_order_relaxed);
+		if (live > 0 && (uint64_t)live > atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed)) {
+			atomic_store_explicit(&heap_peak_bytes, (uint64_t)live, memory_order_relaxed);
+			atomic_store_explicit(&peak_pending, 1, memory_order_relaxed);
+		} else if (atomic_load_explicit(&peak_pending, memory_order_relaxed)) {
+			peak_stamp_now();
+		}
+		return;
+	}
+	/* Relaxed: the counter is its own total order; the peak only has to be its running maximum. */
+	int64_t live = atomic_fetch_add_explicit(&heap_live_bytes, (int64_t)n, memory_order_relaxed) + (int64_t)n;
+	uint64_t peak = atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed);
+	while (live > 0 && (uint64_t)live > peak) {
+		if (atomic_compare_exchange_weak_explicit(&heap_peak_bytes, &peak, (uint64_t)live,
+		                                          memory_order_relaxed, memory_order_relaxed)) {
+			atomic_store_explicit(&peak_pending, 1, memory_order_relaxed);
+			return;
+		}
+	}
+	if (atomic_load_explicit(&peak_pending, memory_order_relaxed))
+		peak_stamp_now();
+}
+
+static inline void heap_shrink(uint64_t n) /* ctx: hook */
+{
+	if (__libc_single_threaded)
+		atomic_store_explicit(&heap_live_bytes,
+		                      atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) - (int64_t)n,
+		                      memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(&heap_live_bytes, (int64_t)n, memory_order_relaxed);
+	if (atomic_load_explicit(&peak_pending, memory_order_relaxed))
+		peak_stamp_now();
+}
+
+/* The block at p (n bytes requested by `who`'s stack) now exists. ctx: hook, dt_in_shim set */
+static inline void account_alloc(struct mthread *mt, void *p, uint64_t n, const struct dt_caller *who)
+{
+	uint32_t stack = dt_alloc_stack_id(mt->ucache, who, max_depth);
+	struct dt_live_block stale;
+	int rc = dt_livemap_insert((uintptr_t)p, n, stack, &stale);
+	if (rc < 0) {
+		atomic_fetch_add_explicit(&blocks_dropped, 1, memory_order_relaxed);
+		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_LIVE_MAP_FULL, memory_order_relaxed);
+		return;
+	}
+	if (rc == 1) {
+		/* Its previous owner was freed where we could not see it: close that block first. */
+		struct mcell *sc = cell_of(mt, stale.stack);
+		OWNER_ADD(sc->frees, 1);
+		OWNER_ADD(sc->freed_bytes, (int64_t)stale.size_bytes);
+		cell_live_add(sc, -(int64_t)stale.size_bytes);
+		heap_shrink(stale.size_bytes);
+	}
+	struct mcell *c = cell_of(mt, stack);
+	OWNER_ADD(c->calls, 1);
+	OWNER_ADD(c->bytes, (int64_t)n);
+	cell_live_add(c, (int64_t)n);
+	heap_grow(n);
+}
+
+/* The block described by b was released (its map entry is already gone). ctx: hook, dt_in_shim set */
+static inline void account_free(struct mthread *mt, const struct dt_live_block *b)
+{
+	heap_shrink(b->size_bytes);
+	if (!mt) {
+		atomic_fetch_add_explicit(&frees_unattributed, 1, memory_order_relaxed);
+		return;
+	}
+	struct mcell *c = cell_of(mt, b->stack);
+	OWNER_ADD(c->frees, 1);
+	OWNER_ADD(c->freed_bytes, (int64_t)b->size_bytes);
+	cell_live_add(c, -(int64_t)b->size_bytes);
+}
+
+static void fork_prepare(void) /* ctx: any */
+{
+	arena_lock_take();
+	dt_livemap_lock_all();
+}
+
+static void fork_after(void) /* ctx: any; parent and child */
+{
+	dt_livemap_unlock_all();
+	arena_lock_drop();
+}
+
+static __attribute__((noinline)) int malloc_init(void) /* ctx: hook; 1 when tracking is on */
+{
+	if (!dt_shim_active())
+		return 0;
+	const struct dt_config *cfg = dt_config_get();
+	if (!cfg || !cfg->malloc_on) {
+		atomic_store_explicit(&mstate, M_OFF, memory_order_release);
+		return 0;
+	}
+	uint32_t cap = dt_stack_capacity();
+	if (cap == 0)
+		return 0; /* the stack table is not up yet: stay untracked, ask again next call */
+	int expect = M_UNINIT;
+	if (!atomic_compare_exchange_strong_explicit(&mstate, &expect, M_INITIALIZING, memory_order_acq_rel,
+	                                             memory_order_acquire))
+		return expect == M_READY;
+	dt_in_shim++; /* pthread_key_create/pthread_atfork may allocate: keep those calls untracked */
+	int saved_errno = errno;
+	int ok = dt_livemap_init() == 0 && pthread_key_create(&mt_key, mt_release) == 0;
+	if (ok) {
+		stack_capacity = cap;
+		npages = (cap + CELLS_PER_PAGE - 1) / CELLS_PER_PAGE;
+		max_depth = cfg->max_depth ? (int)cfg->max_depth : (int)DT_MAX_STACK_DEPTH;
+		if (max_depth > (int)DT_MAX_STACK_DEPTH)
+			max_depth = DT_MAX_STACK_DEPTH;
+		init_ns = dt_now_ns();
+		pthread_atfork(fork_prepare, fork_after, fork_after);
+	} else {
+		dt_warn("memory tracking off: no memory for the live-block map");
+		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_MALLOC_OFF, memory_order_relaxed);
+	}
+	errno = saved_errno;
+	dt_in_shim--;
+	/* Release: a hook that sees READY sees the fields above. */
+	atomic_store_explicit(&mstate, ok ? M_READY : M_OFF, memory_order_release);
+	return ok;
+}
+
+/* 1 when this call should be tracked. The re-entry guard (dt_in_shim) breaks malloc -> unwind ->
+ * dl_iterate_phdr -> malloc and malloc -> pthread_setspecific -> calloc, and keeps the shim's own
+ * allocations (writer, sampler set-up) out of the books. It is set only around the parts that can
+ * recurse (the libunwind walk of a cache miss, thread-state set-up, init), not around the counters
+ * and the live map: those never allocate, and a CPU sample taken there is kept (the sampler drops
+ * samples while the guard is set, which would hide the cost of allocating from the CPU profile). */
+static inline int tracking(void) /* ctx: hook */
+{
+	if (__builtin_expect(dt_in_shim != 0, 0)) {
+		if (atomic_load_explicit(&mstate, memory_order_relaxed) == M_READY)
+			atomic_fetch_add_explicit(&reentries_skipped, 1, memory_order_relaxed);
+		return 0;
+	}
+	int s = atomic_load_explicit(&mstate, memory_order_acquire);
+	if (__builtin_expect(s == M_READY, 1))
+		return dt_shim_active();
+	return s == M_UNINIT ? malloc_init() : 0;
+}
+
+/* Record a fresh block (p may be NULL: nothing to record). errno is left as the allocator set it:
+ * the hit path makes no system call, and every slow path that may (the unwinder's miss, mmap for a
+ * thread state, a counter page or a bigger map stripe) saves and restores errno itself. */
+static inline void track_new(void *p, uint64_t n, const struct dt_caller *who) /* ctx: hook */
+{
+	if (!p)
+		return;
+	struct mthread *mt = mt_get();
+	if (mt)
+		account_alloc(mt, p, n, who);
+	else
+		atomic_fetch_add_explicit(&blocks_dropped, 1, memory_order_relaxed);
+}
+
+/* Forget the block at p before it goes back to the allocator; 1 and *b when it was tracked. */
+static inline int track_take(void *p, struct dt_live_block *b) /* ctx: hook */
+{
+	return dt_livemap_remove((uintptr_t)p, b);
+}
+
+static inline void track_released(const struct dt_live_block *b) /* ctx: hook */
+{
+	account_free(mt_get(), b);
+}
+
+/* ------------------------------------------------------------------ the interposers */
+static __attribute__((noinline)) void *do_malloc(size_t n, const struct dt_caller *who) /* ctx: hook */
+{
+	void *p = real.malloc(n);
+	track_new(p, n, who);
+	return p;
+}
+
+static __attribute__((noinline)) void *do_realloc(void *p, size_t n, const struct dt_caller *who) /* ctx: hook */
+{
+	struct dt_live_block old;
+	int had = track_take(p, &old);
+	void *q = real.realloc(p, n);
+	if (!q && n != 0) {
+		/* Failed: p is untouched and still the caller's. Put it back as it was. */
+		if (had) {
+			struct dt_live_block stale;
+			if (dt_livemap_insert((uintptr_t)p, old.size_bytes, old.stack, &stale) < 0)
+				track_released(&old);
+		}
+		return NULL;
+	}
+	/* Counted as a free of the old block and, when a block came back, an allocation of n bytes:
+	 * the same books heaptrack keeps. realloc(p, 0) frees p and returns NULL in glibc. */
+	if (had)
+		track_released(&old);
+	track_new(q, n, who);
+	return q;
+}
+
+static void *boot_realloc(void *p, size_t n) /* ctx: any; p is a bootstrap block or NULL */
+{
+	void *q = boot_alloc(n, BOOT_ALIGN_BYTES);
+	if (q && p) {
+		size_t old = boot_size(p);
+		memcpy(q, p, old < n ? old : n);
+	}
+	return q;
+}
+
+DT_EXPORT void *malloc(size_t n)
+{
+	if (!real_ready())
+		return boot_alloc(n, BOOT_ALIGN_BYTES);
+	if (!tracking())
+		return real.malloc(n);
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	return do_malloc(n, &who);
+}
+
+DT_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!real_ready())
+		return boot_alloc(bytes, BOOT_ALIGN_BYTES);
+	if (!tracking())
+		return real.calloc(nmemb, size);
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	void *p = real.calloc(nmemb, size);
+	track_new(p, bytes, &who);
+	return p;
+}
+
+DT_EXPORT void free(void *p)
+{
+	if (!p || boot_owns(p))
+		return; /* bootstrap blocks are never reused */
+	if (!real_ready())
+		return; /* unreachable: a non-bootstrap block came from the real allocator */
+	if (tracking()) {
+		struct dt_live_block b;
+		if (track_take(p, &b))
+			track_released(&b);
+	}
+	real.free(p);
+}
+
+DT_EXPORT void *realloc(void *p, size_t n)
+{
+	if (!real_ready() || (p && boot_owns(p))) {
+		if (!real_ready())
+			return boot_realloc(p, n);
+		/* A bootstrap block grows into a real one: copy it out (the old one is never reused). */
+		void *q = malloc(n);
+		if (q) {
+			size_t old = boot_size(p);
+			memcpy(q, p, old < n ? old : n);
+		}
+		return q;
+	}
+	if (!tracking())
+		return real.realloc(p, n);
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	return do_realloc(p, n, &who);
+}
+
+DT_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (!real_ready() || (p && boot_owns(p)) || !tracking())
+		return realloc(p, bytes);
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	return do_realloc(p, bytes, &who);
+}
+
+static void *real_memalign(size_t align, size_t n) /* ctx: any */
+{
+	return real.memalign(align, n);
+}
+
+DT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (!real_ready()) {
+		if (align < sizeof(void *) || (align & (align - 1)))
+			return EINVAL;
+		void *p = boot_alloc(n, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int rc;
+	if (real.posix_memalign) {
+		rc = real.posix_memalign(out, align, n);
+	} else {
+		if (align < sizeof(void *) || (align & (align - 1)))
+			return EINVAL;
+		int saved_errno = errno;
+		void *p = real_memalign(align, n);
+		errno = saved_errno;
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		rc = 0;
+	}
+	if (rc == 0 && tracking()) {
+		struct dt_caller who;
+		DT_CALLER_HERE(who);
+		track_new(*out, n, &who);
+	}
+	return rc;
+}
+
+DT_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	if (!real_ready())
+		return boot_alloc(n, align);
+	void *p = real.aligned_alloc ? real.aligned_alloc(align, n) : real_memalign(align, n);
+	if (p && tracking()) {
+		struct dt_caller who;
+		DT_CALLER_HERE(who);
+		track_new(p, n, &who);
+	}
+	return p;
+}
+
+DT_EXPORT void *memalign(size_t align, size_t n)
+{
+	if (!real_ready())
+		return boot_alloc(n, align);
+	void *p = real_memalign(align, n);
+	if (p && tracking()) {
+		struct dt_caller who;
+		DT_CALLER_HERE(who);
+		track_new(p, n, &who);
+	}
+	return p;
+}
+
+DT_EXPORT void *valloc(size_t n)
+{
+	if (!real_ready())
+		return boot_alloc(n, (size_t)sysconf(_SC_PAGESIZE));
+	void *p = real.valloc(n);
+	if (p && tracking()) {
+		struct dt_caller who;
+		DT_CALLER_HERE(who);
+		track_new(p, n, &who);
+	}
+	return p;
+}
+
+DT_EXPORT void *pvalloc(size_t n)
+{
+	if (!real_ready())
+		return boot_alloc(n, (size_t)sysconf(_SC_PAGESIZE));
+	void *p = real.pvalloc(n);
+	if (p && tracking()) {
+		struct dt_caller who;
+		DT_CALLER_HERE(who);
+		track_new(p, n, &who); /* the requested size; pvalloc rounds the block up to a page */
+	}
+	return p;
+}
+
+DT_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (boot_owns(p))
+		return boot_size(p);
+	if (!real_ready())
+		return 0;
+	return real.malloc_usable_size ? real.malloc_usable_size(p) : 0;
+}
+
+/* ------------------------------------------------------------------ the writer's side */
+struct msum {
+	int64_t calls, bytes, frees, freed_bytes, live_bytes, peak_live_bytes;
+};
+
+int dt_malloc_enabled(void) /* ctx: any */
+{
+	return atomic_load_explicit(&mstate, memory_order_acquire) == M_READY;
+}
+
+static void cell_fold(struct msum *s, const struct mcell *c, uint64_t final_peak) /* ctx: any */
+{
+	int64_t live = RELAXED_LOAD(c->live_bytes);
+	s->calls += RELAXED_LOAD(c->calls);
+	s->bytes += RELAXED_LOAD(c->bytes);
+	s->frees += RELAXED_LOAD(c->frees);
+	s->freed_bytes += RELAXED_LOAD(c->freed_bytes);
+	s->live_bytes += live;
+	s->peak_live_bytes += RELAXED_LOAD(c->peak_tag) == final_peak ? RELAXED_LOAD(c->live_at_peak_bytes) : live;
+}
+
+/* Sum every thread's cells into sum[0..n) (n stack ids) and *all (every cell, the unattributed
+ * ones included). ctx: any; racy against running threads, exact once they are quiet */
+static void fold_all(struct msum *sum, uint32_t n, struct msum *all, uint64_t final_peak)
+{
+	for (struct mthread *mt = atomic_load_explicit(&mt_list, memory_order_acquire); mt; mt = mt->next) {
+		cell_fold(all, &mt->none_cell, final_peak);
+		for (uint32_t pg = 0; pg < npages; pg++) {
+			/* Acquire pairs with cell_page's release: a published page is seen zeroed or later. */
+			const struct mcell *cells = atomic_load_explicit(&mt->pages[pg], memory_order_acquire);
+			if (!cells)
+				continue;
+			for (uint32_t j = 0; j < CELLS_PER_PAGE; j++) {
+				uint32_t id = pg * CELLS_PER_PAGE + j;
+				cell_fold(all, &cells[j], final_peak);
+				if (sum && id < n)
+					cell_fold(&sum[id], &cells[j], final_peak);
+			}
+		}
+	}
+}
+
+void dt_malloc_fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
+{
+	meta[DT_META_DEGRADED] |= atomic_load_explicit(&degraded, memory_order_relaxed);
+	if (!dt_malloc_enabled())
+		return;
+	struct msum all = {0};
+	fold_all(NULL, 0, &all, atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed));
+	uint64_t calls = (uint64_t)all.calls, bytes = (uint64_t)all.bytes, frees = (uint64_t)all.frees;
+	int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed);
+	uint64_t now_ns = dt_now_ns();
+	uint64_t peak_ns = atomic_load_explicit(&peak_pending, memory_order_relaxed)
+	                       ? now_ns /* the heap is still at its peak */
+	                       : atomic_load_explicit(&heap_peak_ns, memory_order_relaxed);
+	meta[DT_META_MALLOC_TRACKED] = 1;
+	meta[DT_META_ALLOC_CALLS] = calls;
+	meta[DT_META_FREE_CALLS] = frees;
+	meta[DT_META_ALLOC_BYTES] = bytes;
+	meta[DT_META_HEAP_PEAK_BYTES] = atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed);
+	/* Relative to the shim's start: the lifecycle's wall time ends "now", so start = now - wall. */
+	if (!peak_ns)
+		peak_ns = init_ns;
+	uint64_t wall_ns = meta[DT_META_WALL_NS];
+	uint64_t start_ns = wall_ns && wall_ns <= now_ns ? now_ns - wall_ns : init_ns;
+	meta[DT_META_HEAP_PEAK_TIME_NS] = peak_ns > start_ns ? peak_ns - start_ns : 0;
+	meta[DT_META_LEAKED_BYTES] = live > 0 ? (uint64_t)live : 0;
+	meta[DT_META_LEAKED_BLOCKS] = calls > frees ? calls - frees : 0;
+	meta[DT_META_REENTRIES_SKIPPED] += atomic_load_explicit(&reentries_skipped, memory_order_relaxed);
+}
+
+void dt_malloc_emit(struct dt_tracebuf *b) /* ctx: any */
+{
+	if (!dt_malloc_enabled())
+		return;
+	uint32_t n = dt_stack_count();
+	if (n > stack_capacity)
+		n = stack_capacity;
+	size_t map_bytes = ((size_t)n + 1) * sizeof(struct msum);
+	struct msum *sum = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sum == MAP_FAILED) {
+		b->failed = 1;
+		return;
+	}
+	struct msum all = {0};
+	fold_all(sum, n, &all, atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed));
+	uint32_t records = 0;
+	for (uint32_t id = 0; id < n; id++)
+		records += sum[id].calls != 0 || sum[id].frees != 0;
+
+	size_t mark = dt_tracebuf_section_begin(b, DT_SEC_ALLOC);
+	dt_tracebuf_put_u32(b, records);
+	for (uint32_t id = 0; id < n; id++) {
+		const struct msum *s = &sum[id];
+		if (s->calls == 0 && s->frees == 0)
+			continue;
+		uint64_t f[DT_ALLOC_NFIELDS];
+		f[DT_ALLOC_CALLS] = (uint64_t)s->calls;
+		f[DT_ALLOC_BYTES] = (uint64_t)s->bytes;
+		f[DT_ALLOC_FREES] = (uint64_t)s->frees;
+		f[DT_ALLOC_FREED_BYTES] = (uint64_t)s->freed_bytes;
+		f[DT_ALLOC_PEAK_LIVE_BYTES] = s->peak_live_bytes > 0 ? (uint64_t)s->peak_live_bytes : 0;
+		f[DT_ALLOC_LEAKED_BYTES] = s->live_bytes > 0 ? (uint64_t)s->live_bytes : 0;
+		f[DT_ALLOC_LEAKED_BLOCKS] = s->calls > s->frees ? (uint64_t)(s->calls - s->frees) : 0;
+		dt_tracebuf_put_u32(b, id);
+		for (uint32_t k = 0; k < DT_ALLOC_NFIELDS; k++)
+			dt_tracebuf_put_u64(b, f[k]);
+	}
+	dt_tracebuf_section_end(b, mark);
+	munmap(sum, map_bytes);
 }

@@ -1,0 +1,101 @@
+/* Internal interfaces of the memory-tracking module: the malloc hooks (dt_malloc.c), the cached exact
+ * allocation unwinder (dt_alloc_unwind.c) and the live-block map (dt_livemap.c). Nothing here
+ * allocates through the interposed malloc (mmap only); nothing is exported from the shim. */
+#ifndef DT_ALLOC_H
+#define DT_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- who called the allocator: the registers the unwind of the caller starts from.
+ * Captured in the interposed function itself (frame pointers are on in the shim). */
+struct dt_caller {
+	uint64_t ret; /* return address into the function that called malloc: pc[0] of the stack */
+	uint64_t sp;  /* the caller's stack pointer after the call returns (its frame's SP) */
+	uint64_t rbp; /* the caller's rbp at the call (callee-saved, so unchanged by the call) */
+};
+/* Only rsp and rbp are captured: on x86-64 the CFI compilers emit never computes a CFA from another
+ * register at a call site (see dt_alloc_unwind.c). */
+
+/* Must be expanded in the function whose caller is wanted (not in a helper it calls). */
+#define DT_CALLER_HERE(c)                                                        \
+	do {                                                                     \
+		const uint64_t *fp_ = (const uint64_t *)__builtin_frame_address(0); \
+		(c).ret = fp_[1];                                                \
+		(c).sp = (uint64_t)(uintptr_t)(fp_ + 2);                         \
+		(c).rbp = fp_[0];                                                \
+	} while (0)
+
+/* ---- the cached exact unwinder (dt_alloc_unwind.c): a per-thread cache of recent unwinds, keyed by
+ * every value the unwind read, so that a hit is verified exactly (see dt_alloc_unwind.c). The hit
+ * path is inline here; a miss walks with libunwind. One cache per thread state, owner-only. */
+#define DT_UC_ENTRIES_LOG2 8u  /* 256 recent stacks per thread, direct-mapped */
+#define DT_UC_ENTRIES (1u << DT_UC_ENTRIES_LOG2)
+#define DT_UC_SLOTS 320u      /* verified slots per entry: ~1.2 per frame at the default depth 128 */
+
+struct dt_ucache_stats {
+	uint64_t hits;            /* stack served from the cache after exact verification */
+	uint64_t misses;          /* full libunwind walk */
+	uint64_t uncacheable;     /* walks whose result could not be verified cheaply (too many slots) */
+	uint64_t recorded;        /* misses that paid for a recording walk (unw_step) */
+	uint64_t unwind_failures; /* walks that could not find the caller or stopped on an error */
+};
+
+struct dt_uc_slot {
+	uint64_t addr; /* a stack slot libunwind loaded rip, rsp or rbp from */
+	uint64_t val;  /* what it held */
+};
+
+struct dt_uc_entry {
+	uint64_t gen; /* code generation the entry was filled in; 0 = empty */
+	uint64_t ret, sp, rbp;
+	uint32_t stack;
+	uint32_t nslots;
+	int32_t max_depth;
+	uint32_t rbp_needed; /* a frame's CFA came from the caller's rbp: rbp is part of the key */
+	uint64_t cand_ret, cand_sp; /* last key that missed here: recorded on its second miss */
+	struct dt_uc_slot slot[DT_UC_SLOTS];
+};
+
+struct dt_ucache {
+	struct dt_ucache_stats stats; /* owner writes, the writer reads racily */
+	struct dt_uc_entry e[DT_UC_ENTRIES];
+};
+
+/* Bumped when code is unmapped: an address may then name another function with other CFI. */
+extern _Atomic uint64_t dt_uc_code_gen;
+
+struct dt_ucache *dt_ucache_new(void);                       /* ctx: any; mmap, NULL on failure */
+void dt_ucache_reset(struct dt_ucache *c);                   /* ctx: any; owner only */
+void dt_ucache_stats(const struct dt_ucache *c, struct dt_ucache_stats *out); /* ctx: any; racy read */
+void dt_ucache_code_changed(void); /* ctx: any; code was unmapped (dlclose): every cache goes stale */
+uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, const struct dt_caller *who,
+                                int max_depth, uint64_t gen); /* ctx: hook */
+
+/* Owner-only counter bump, readable from other threads without tearing. */
+#define DT_UC_COUNT(c, field) __atomic_store_n(&(c)->stats.field, (c)->stats.field + 1, __ATOMIC_RELAXED)
+
+/* Stack id (dt_stack_intern_sigsafe) of the caller's full stack; DT_STACK_NONE when the table is full.
+ * pc[0] is who->ret; max_depth in 1..DT_MAX_STACK_DEPTH. ctx: hook (a miss may take the loader lock) */
+static inline uint32_t dt_alloc_stack_id(struct dt_ucache *c, const struct dt_caller *who, int max_depth)
+{
+	uint64_t gen = __atomic_load_n((uint64_t *)&dt_uc_code_gen, __ATOMIC_RELAXED);
+	uint64_t h = (who->ret ^ (who->sp >> 3)) * 0x9e3779b97f4a7c15ull;
+	struct dt_uc_entry *e = &c->e[h >> (64 - DT_UC_ENTRIES_LOG2)];
+	if (e->gen == gen && e->ret == who->ret && e->sp == who->sp && (e->rbp == who->rbp || !e->rbp_needed) &&
+	    e->max_depth == max_depth) {
+		/* Same start registers and the same contents in every slot the walk read, compared in the
+		 * walk's order: libunwind would compute the same frames. Each slot is read only after all
+		 * the slots before it matched, so it is exactly the address the walk itself would read. */
+		const struct dt_uc_slot *s = e->slot, *end = e->slot + e->nslots;
+		while (s < end && *(const volatile uint64_t *)(uintptr_t)s->addr == s->val)
+			s++;
+		if (__builtin_expect(s == end, 1)) {
+			DT_UC_COUNT(c, hits);
+			return e->stack;
+		}
+	}
+	return dt_alloc_stack_id_miss(c, e, who, max_depth, gen);
+}
+
+#endif
