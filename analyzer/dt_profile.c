@@ -76,6 +76,19 @@ int dt_profile_is_allocator(const char *name)
 	return 0;
 }
 
+int dt_profile_is_reallocator(const char *name)
+{
+	return name && (strcmp(name, "realloc") == 0 || strcmp(name, "reallocarray") == 0 ||
+			strcmp(name, "__libc_realloc") == 0);
+}
+
+double dt_profile_avg_call_ns(const struct dt_function *fn)
+{
+	if (fn->calls == DT_CALLS_UNKNOWN || fn->calls == 0)
+		return -1;
+	return (double)fn->calls_incl_ns / (double)fn->calls;
+}
+
 static struct dt_function *intern_fn(struct dt_profile *p, const char *name, const char *module,
 				     const char *file, uint32_t line)
 {
@@ -120,6 +133,8 @@ static struct dt_function *intern_fn(struct dt_profile *p, const char *name, con
 	fn->file = file;
 	fn->line = line;
 	fn->calls = DT_CALLS_UNKNOWN;
+	fn->profiler = strcmp(module, SHIM_MODULE) == 0;
+	fn->allocator = dt_profile_is_allocator(name) || fn->profiler;
 	n->fn = fn;
 	p->fns[p->nfns++] = fn;
 	HASH_ADD(hh, pv->fn_index, key, kl, n);
@@ -224,11 +239,6 @@ static int add_cpu(struct dt_profile *p, struct dt_symbolizer *sym, const struct
 	return 0;
 }
 
-static int is_allocator_frame(const struct dt_function *fn)
-{
-	return dt_profile_is_allocator(fn->name) || strcmp(fn->module, SHIM_MODULE) == 0;
-}
-
 static int add_alloc(struct dt_profile *p, struct dt_symbolizer *sym, const struct dt_alloc_rec *r)
 {
 	struct priv *pv = p->priv;
@@ -239,11 +249,19 @@ static int add_alloc(struct dt_profile *p, struct dt_symbolizer *sym, const stru
 	if (!ids)
 		return -1;
 	/* pc[0] already is the caller of malloc, but it may be a wrapper (operator new, strdup). */
-	while (self + 1 < depth && is_allocator_frame(p->fns[ids[self]]))
+	while (self + 1 < depth && p->fns[ids[self]]->allocator)
 		self++;
 	struct dt_function *sf = p->fns[ids[self]];
 	sf->alloc_calls += r->f[DT_ALLOC_CALLS];
 	sf->alloc_bytes += r->f[DT_ALLOC_BYTES];
+	sf->alloc_frees += r->f[DT_ALLOC_FREES];
+	/* Which allocator the stack ended in: a realloc frame below the caller marks a resize. The
+	 * shim starts stacks at the caller of the hook, so this sees realloc only through wrappers. */
+	for (uint32_t d = 0; d < self; d++)
+		if (dt_profile_is_reallocator(p->fns[ids[d]]->name)) {
+			sf->realloc_calls += r->f[DT_ALLOC_CALLS];
+			break;
+		}
 	sf->leaked_bytes += r->f[DT_ALLOC_LEAKED_BYTES];
 	sf->leaked_blocks += r->f[DT_ALLOC_LEAKED_BLOCKS];
 	for (uint32_t d = 0; d < depth; d++) {
@@ -273,6 +291,8 @@ static int add_calls(struct dt_profile *p, struct dt_symbolizer *sym, const stru
 	fn->calls += r->calls;
 	fn->calls_incl_ns += r->incl_ns;
 	fn->calls_excl_ns += r->excl_ns;
+	if (r->max_ns > fn->calls_max_ns)
+		fn->calls_max_ns = r->max_ns;
 	return 0;
 }
 

@@ -19,12 +19,17 @@ struct dt_function {
 	uint64_t self_samples, total_samples;	  /* total: once per stack, however deep the recursion */
 	uint64_t self_weight_ns, total_weight_ns; /* CPU time the samples stand for */
 	uint64_t calls;				  /* DT_CALLS_UNKNOWN without -finstrument-functions data */
-	uint64_t calls_incl_ns, calls_excl_ns;
+	uint64_t calls_incl_ns, calls_excl_ns;	  /* outermost activations only (recursion not twice) */
+	uint64_t calls_max_ns;			  /* longest single activation */
 	/* Memory, when the trace has DT_SEC_ALLOC. Self: the stack's leaf-most non-allocator frame. */
 	uint64_t alloc_calls, alloc_bytes;	       /* self */
+	uint64_t alloc_frees;			       /* self: of the blocks it allocated */
+	uint64_t realloc_calls;			       /* self: stacks that ended in realloc/reallocarray */
 	uint64_t alloc_calls_total, alloc_bytes_total; /* anywhere on the stack, once per stack */
 	uint64_t peak_live_bytes;		       /* total: live at the heap peak */
 	uint64_t leaked_bytes, leaked_blocks;	       /* self: the site that allocated them */
+	int allocator;	   /* 1 for allocator entry points and the shim's own frames */
+	int profiler;	   /* 1 for the shim's own frames: overhead, not the program's code */
 	uint64_t seen_gen; /* build-time scratch: last stack that counted this function */
 };
 
@@ -78,5 +83,9 @@ struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total)
 double dt_profile_pct(const struct dt_profile *p, uint64_t samples);
 /* 1 when name is an allocator entry point (malloc, operator new, strdup, ...). */
 int dt_profile_is_allocator(const char *name);
+/* 1 when name resizes a block in place or by moving it (realloc, reallocarray). */
+int dt_profile_is_reallocator(const char *name);
+/* Average inclusive ns per exact call; -1 when the count is unknown or zero. */
+double dt_profile_avg_call_ns(const struct dt_function *fn);
 
 #endif

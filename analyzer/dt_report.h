@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dt_hints.h"
 #include "dt_profile.h"
 
 #define DT_REPORT_DEFAULT_TOP 25u
@@ -16,9 +17,10 @@
 #define DT_JSON_VERSION 1
 
 struct dt_report_opts {
-	uint32_t top_n;	      /* rows in text/markdown tables */
-	double threshold_pct; /* bottleneck threshold */
-	int inclusive;	      /* bottlenecks by total rather than self */
+	uint32_t top_n;		     /* rows in text/markdown tables */
+	double threshold_pct;	     /* bottleneck threshold */
+	int inclusive;		     /* bottlenecks by total rather than self */
+	struct dt_hint_config hints; /* thresholds; hints.enabled = 0 for --no-hints */
 };
 
 void dt_report_opts_default(struct dt_report_opts *o);

@@ -15,6 +15,7 @@ void dt_report_opts_default(struct dt_report_opts *o)
 	o->top_n = DT_REPORT_DEFAULT_TOP;
 	o->threshold_pct = DT_BOTTLENECK_DEFAULT_PCT;
 	o->inclusive = 0;
+	dt_hint_config_default(&o->hints);
 }
 
 const char *dt_fmt_bytes(char *buf, size_t len, uint64_t bytes)

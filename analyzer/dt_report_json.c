@@ -134,6 +134,27 @@ static void kv_str(FILE *out, const char *k, const char *v, int *first)
 	dt_json_put_string(out, v);
 }
 
+/* An exact count, or null when the trace does not know it. */
+static void kv_calls(FILE *out, const char *k, const struct dt_function *fn, uint64_t v, int *first)
+{
+	key(out, k, first);
+	if (fn->calls == DT_CALLS_UNKNOWN)
+		fputs("null", out);
+	else
+		fprintf(out, "%" PRIu64, v);
+}
+
+static void kv_avg_call(FILE *out, const struct dt_function *fn, int *first)
+{
+	double avg = dt_profile_avg_call_ns(fn);
+
+	key(out, "avg_call_ns", first);
+	if (avg < 0)
+		fputs("null", out);
+	else
+		put_num(out, avg);
+}
+
 static void put_summary(FILE *out, const struct dt_profile *p)
 {
 	const struct dt_summary *s = &p->summary;
@@ -199,11 +220,11 @@ static void put_function(FILE *out, const struct dt_profile *p, const struct dt_
 	kv_num(out, "total_pct", dt_profile_pct(p, fn->total_samples), &first);
 	kv_num(out, "self_s", (double)fn->self_weight_ns / NS_PER_S, &first);
 	kv_num(out, "total_s", (double)fn->total_weight_ns / NS_PER_S, &first);
-	key(out, "calls", &first);
-	if (fn->calls == DT_CALLS_UNKNOWN)
-		fputs("null", out);
-	else
-		fprintf(out, "%" PRIu64, fn->calls);
+	kv_calls(out, "calls", fn, fn->calls, &first);
+	kv_avg_call(out, fn, &first);
+	kv_calls(out, "max_call_ns", fn, fn->calls_max_ns, &first);
+	kv_calls(out, "calls_incl_ns", fn, fn->calls_incl_ns, &first);
+	kv_calls(out, "calls_excl_ns", fn, fn->calls_excl_ns, &first);
 	kv_u64(out, "alloc_calls", fn->alloc_calls, &first);
 	kv_u64(out, "alloc_bytes", fn->alloc_bytes, &first);
 	kv_u64(out, "alloc_calls_total", fn->alloc_calls_total, &first);
@@ -211,6 +232,35 @@ static void put_function(FILE *out, const struct dt_profile *p, const struct dt_
 	kv_u64(out, "peak_live_bytes", fn->peak_live_bytes, &first);
 	kv_u64(out, "leaked_bytes", fn->leaked_bytes, &first);
 	kv_u64(out, "leaked_allocations", fn->leaked_blocks, &first);
+	kv_u64(out, "alloc_frees", fn->alloc_frees, &first);
+	kv_u64(out, "realloc_calls", fn->realloc_calls, &first);
+	fputs("}", out);
+}
+
+static void put_hint(FILE *out, const struct dt_hint *h)
+{
+	int first = 1;
+
+	fputs("{", out);
+	kv_str(out, "rule", h->rule, &first);
+	kv_str(out, "function", h->fn ? h->fn->name : NULL, &first);
+	kv_str(out, "module", h->fn ? h->fn->module : NULL, &first);
+	kv_str(out, "related_function", h->related ? h->related->name : NULL, &first);
+	key(out, "evidence", &first);
+	fputc('{', out);
+	for (uint32_t i = 0; i < h->nev; i++) {
+		if (i)
+			fputc(',', out);
+		dt_json_put_string(out, h->ev[i].name);
+		fputc(':', out);
+		if (h->ev[i].integer && isfinite(h->ev[i].value))
+			fprintf(out, "%.0f", h->ev[i].value);
+		else
+			put_num(out, h->ev[i].value);
+	}
+	fputc('}', out);
+	kv_str(out, "evidence_text", h->evidence, &first);
+	kv_str(out, "suggestion", h->suggestion, &first);
 	fputs("}", out);
 }
 
@@ -230,10 +280,12 @@ int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report
 	struct dt_function **sorted = dt_profile_sorted(p, 0);
 	struct dt_edge *edges = malloc((p->nedges ? p->nedges : 1) * sizeof(*edges));
 	struct dt_bottleneck *b = NULL;
-	size_t nb = 0;
+	struct dt_hint *h = NULL;
+	size_t nb = 0, nh = 0;
 	int rc = -1;
 
-	if (!sorted || !edges || dt_bottlenecks_find(p, o->threshold_pct, o->inclusive, &b, &nb))
+	if (!sorted || !edges || dt_bottlenecks_find(p, o->threshold_pct, o->inclusive, &b, &nb) ||
+	    dt_hints_find(p, &o->hints, o->threshold_pct, o->inclusive, &h, &nh))
 		goto out;
 	fprintf(out, "{\"deiatrace_json_version\":%d,\n  ", DT_JSON_VERSION);
 	put_summary(out, p);
@@ -255,6 +307,12 @@ int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report
 		kv_num(out, "self_s", (double)fn->self_weight_ns / NS_PER_S, &first);
 		kv_u64(out, "total_samples", fn->total_samples, &first);
 		kv_num(out, "total_s", (double)fn->total_weight_ns / NS_PER_S, &first);
+		kv_calls(out, "calls", fn, fn->calls, &first);
+		kv_avg_call(out, fn, &first);
+		kv_calls(out, "max_call_ns", fn, fn->calls_max_ns, &first);
+		kv_u64(out, "alloc_calls", fn->alloc_calls, &first);
+		kv_u64(out, "alloc_bytes", fn->alloc_bytes, &first);
+		kv_u64(out, "peak_live_bytes", fn->peak_live_bytes, &first);
 		fputs("}", out);
 	}
 	fputs("],\n  \"callgraph\":[", out);
@@ -276,11 +334,17 @@ int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report
 		put_num(out, (double)edges[i].weight_ns / NS_PER_S);
 		fputs("}", out);
 	}
+	fputs("],\n  \"hints\":[", out);
+	for (size_t i = 0; i < nh; i++) {
+		fputs(i ? ",\n  " : "\n  ", out);
+		put_hint(out, &h[i]);
+	}
 	fputs("]\n}\n", out);
 	rc = ferror(out) ? -1 : 0;
 out:
 	free(sorted);
 	free(edges);
 	free(b);
+	free(h);
 	return rc;
 }

@@ -14,6 +14,9 @@
 #define LOC_COL_WIDTH 18u	   /* file:line column */
 #define SUMMARY_ARGV_WIDTH 78u
 #define NAME_BUF_BYTES 512u
+#define BOTTLENECK_NAME_WIDTH 30u /* the bottleneck table's function column */
+#define NS_PER_US 1e3
+#define NS_PER_MS 1e6
 
 static void print_rule(FILE *out)
 {
@@ -68,6 +71,33 @@ static void print_summary(FILE *out, const struct dt_profile *p)
 	}
 }
 
+/* "812 ns", "3.4 us", "12.0 ms", "25.1 s" for an average call (at most 9 columns); "-" when unknown. */
+static const char *fmt_call_ns(char *buf, size_t len, double ns)
+{
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (ns < NS_PER_US * 10)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < NS_PER_MS * 10)
+		snprintf(buf, len, "%.1f us", ns / NS_PER_US);
+	else if (ns < NS_PER_S * 10)
+		snprintf(buf, len, "%.1f ms", ns / NS_PER_MS);
+	else
+		snprintf(buf, len, "%.1f s", ns / NS_PER_S);
+	return buf;
+}
+
+static const char *fmt_calls(char *buf, size_t len, uint64_t calls)
+{
+	if (calls == DT_CALLS_UNKNOWN)
+		snprintf(buf, len, "-");
+	else if (calls > CALLS_COL_MAX)
+		snprintf(buf, len, "%.1fG", (double)calls / 1e9);
+	else
+		snprintf(buf, len, "%" PRIu64, calls);
+	return buf;
+}
+
 static void print_functions(FILE *out, const struct dt_profile *p, struct dt_function **sorted,
 			    const struct dt_report_opts *o)
 {
@@ -85,12 +115,7 @@ static void print_functions(FILE *out, const struct dt_profile *p, struct dt_fun
 
 		if (!fn->total_samples)
 			continue;
-		if (fn->calls == DT_CALLS_UNKNOWN)
-			snprintf(calls, sizeof(calls), "-");
-		else if (fn->calls > CALLS_COL_MAX)
-			snprintf(calls, sizeof(calls), "%.1fG", (double)fn->calls / 1e9);
-		else
-			snprintf(calls, sizeof(calls), "%" PRIu64, fn->calls);
+		fmt_calls(calls, sizeof(calls), fn->calls);
 		dt_fmt_location(loc, sizeof(loc), fn);
 		dt_fmt_fit(name, sizeof(name), fn->name, FN_COL_WIDTH);
 		fprintf(out, "%5.1f%% %8.3f %5.1f%% %8.3f %8" PRIu64 " %9s ",
@@ -110,24 +135,94 @@ static int print_bottlenecks(FILE *out, const struct dt_profile *p, const struct
 {
 	struct dt_bottleneck *b;
 	size_t n;
-	char name[NAME_BUF_BYTES], loc[NAME_BUF_BYTES], locfit[NAME_BUF_BYTES];
+	char name[NAME_BUF_BYTES], calls[24], avg[24], alloc[32], peak[32];
 
 	if (dt_bottlenecks_find(p, o->threshold_pct, o->inclusive, &b, &n))
 		return -1;
 	fprintf(out, "\nBottlenecks (%s time >= %.1f%% of samples)\n", o->inclusive ? "total" : "self",
 		o->threshold_pct);
-	if (!n)
+	if (!n) {
 		fprintf(out, "  none\n");
+		return 0;
+	}
+	fprintf(out, "  %6s %8s %8s %9s %9s %10s %10s  %s\n", "time%", o->inclusive ? "total s" : "self s",
+		"samples", "calls", "avg/call", "allocated", "peak live", "function");
 	for (size_t i = 0; i < n; i++) {
 		const struct dt_function *fn = b[i].fn;
 		uint64_t w = o->inclusive ? fn->total_weight_ns : fn->self_weight_ns;
+		uint64_t smp = o->inclusive ? fn->total_samples : fn->self_samples;
 
-		dt_fmt_location(loc, sizeof(loc), fn);
-		fprintf(out, "  %5.1f%%  %8.3f s  %-48s %s\n", b[i].time_pct, (double)w / NS_PER_S,
-			dt_fmt_fit(name, sizeof(name), fn->name, 48),
-			dt_fmt_fit_tail(locfit, sizeof(locfit), loc[0] ? loc : fn->module, 26));
+		fprintf(out, "  %5.1f%% %8.3f %8" PRIu64 " %9s %9s %10s %10s  %s\n", b[i].time_pct,
+			(double)w / NS_PER_S, smp, fmt_calls(calls, sizeof(calls), fn->calls),
+			fmt_call_ns(avg, sizeof(avg), dt_profile_avg_call_ns(fn)),
+			dt_fmt_bytes(alloc, sizeof(alloc), fn->alloc_bytes),
+			dt_fmt_bytes(peak, sizeof(peak), fn->peak_live_bytes),
+			dt_fmt_fit(name, sizeof(name), fn->name, BOTTLENECK_NAME_WIDTH));
 	}
 	free(b);
+	return 0;
+}
+
+/* Prints text word by word after `indent`, wrapping before DT_REPORT_WIDTH_COLS; continuation lines
+ * are indented with as many blanks. */
+static void print_wrapped(FILE *out, const char *indent, const char *text)
+{
+	char buf[NAME_BUF_BYTES];
+	size_t col = 0, ind = strlen(indent), line = 0;
+
+	dt_fmt_fit(buf, sizeof(buf), text, sizeof(buf) - 1);
+	for (char *w = strtok(buf, " "); w; w = strtok(NULL, " ")) {
+		size_t wl = strlen(w);
+
+		if (col && col + 1 + wl > DT_REPORT_WIDTH_COLS) {
+			fputc('\n', out);
+			col = 0;
+		}
+		if (!col) {
+			fprintf(out, "%*s", (int)ind, line++ ? "" : indent);
+			col = ind;
+		} else {
+			fputc(' ', out);
+			col++;
+		}
+		if (col + wl > DT_REPORT_WIDTH_COLS) /* one word longer than a line */
+			wl = DT_REPORT_WIDTH_COLS - col;
+		fwrite(w, 1, wl, out);
+		col += wl;
+	}
+	if (col)
+		fputc('\n', out);
+}
+
+static int print_hints(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	struct dt_hint *h;
+	size_t n;
+	char name[NAME_BUF_BYTES], line[NAME_BUF_BYTES];
+
+	if (!o->hints.enabled)
+		return 0;
+	if (dt_hints_find(p, &o->hints, o->threshold_pct, o->inclusive, &h, &n))
+		return -1;
+	fprintf(out, "\nHints\n");
+	if (!n)
+		fprintf(out, "  none\n");
+	for (size_t i = 0; i < n; i++) {
+		int used = snprintf(line, sizeof(line), "  %s: ", h[i].rule);
+
+		if (h[i].fn)
+			dt_fmt_fit(name, sizeof(name), h[i].fn->name, DT_REPORT_WIDTH_COLS - (size_t)used);
+		else
+			snprintf(name, sizeof(name), "(whole program)");
+		fprintf(out, "%s%s\n", line, name);
+		print_wrapped(out, "    ", h[i].evidence);
+		if (h[i].related) {
+			snprintf(line, sizeof(line), "caller: %s", h[i].related->name);
+			print_wrapped(out, "    ", line);
+		}
+		print_wrapped(out, "    -> ", h[i].suggestion);
+	}
+	free(h);
 	return 0;
 }
 
@@ -247,7 +342,8 @@ int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report
 	print_summary(out, p);
 	print_rule(out);
 	print_functions(out, p, sorted, o);
-	if (print_bottlenecks(out, p, o) || print_related(out, p, sorted) || print_memory(out, p, o))
+	if (print_bottlenecks(out, p, o) || print_hints(out, p, o) || print_related(out, p, sorted) ||
+	    print_memory(out, p, o))
 		goto out;
 	rc = ferror(out) ? -1 : 0;
 out:

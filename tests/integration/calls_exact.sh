@@ -4,99 +4,49 @@
 # leaf, timed work, a recursion past the shadow-stack cap, longjmp; instr_threads: exited threads;
 # instr_many: 4096 functions (table growth under open frames); instr_ownhooks defines the hooks itself,
 # which defeats the preload: the shim must say so on stderr and write no call records.
-# Until the analyzer reports calls, the trace is decoded here (python3, per common/dt_format.h): each
-# fn_addr is mapped to a name by finding its module in DT_SEC_MODULES and looking up fn_addr - load_bias
-# in `nm` of that module's file (exact for PIE and non-PIE alike: load_bias is 0 for the latter).
+# The figures come from the analyzer's JSON (`functions[]`: calls, max_call_ns, calls_incl_ns,
+# calls_excl_ns; docs/json-schema.md), so the whole path shim -> trace -> reader -> symbolizer -> report
+# is checked against the program's own counts.
 source "$(dirname "$0")/common.bash" "$@"
-require "$SHIM" "$TP/instr_calls" "$TP/instr_threads" "$TP/instr_many" "$TP/instr_ownhooks"
+require "$SHIM" "$ANALYZE" "$TP/instr_calls" "$TP/instr_threads" "$TP/instr_many" "$TP/instr_ownhooks"
 
-# The decoder: prints NOTE lines and one FAILMSG line per failed assertion.
+# The checker: reads the analyzer's JSON; prints NOTE lines and one FAILMSG line per failed assertion.
 cat >"$T/decode.py" <<'PY'
-import os, struct, subprocess, sys, zlib
+import json, re, sys
 
-trace_path, out_path, truth_path = sys.argv[1:4]
-DT_SEC_MODULES, DT_SEC_CALLS, DT_SEC_END = 3, 7, 0x7FFF
-data = open(trace_path, "rb").read()
+json_path, out_path, truth_path = sys.argv[1:4]
 fails = []
 
 def fail(msg):
     fails.append(msg)
 
-if data[:8] != b"DEIATRC\x1a":
-    print("FAILMSG bad magic %r" % data[:8])
-    sys.exit(0)
-sections, off, ended = {}, 16, False
-while off + 16 <= len(data):
-    sid, crc, n = struct.unpack_from("<IIQ", data, off)
-    payload = data[off + 16: off + 16 + n]
-    if len(payload) != n:
-        fail("section %d truncated" % sid)
-        break
-    if zlib.crc32(payload) & 0xFFFFFFFF != crc:
-        fail("section %d: crc mismatch" % sid)
-    sections[sid] = payload
-    off += 16 + n
-    if sid == DT_SEC_END:
-        ended = True
-        break
-if not ended:
-    fail("no DT_SEC_END section")
-
-modules = []
-p = sections.get(DT_SEC_MODULES, b"")
-if p:
-    (count,), o = struct.unpack_from("<I", p, 0), 4
-    for _ in range(count):
-        bias, lo, hi, idlen = struct.unpack_from("<QQQI", p, o)
-        o += 28 + idlen
-        (plen,) = struct.unpack_from("<I", p, o)
-        path = p[o + 4: o + 4 + plen].decode("utf-8", "replace")
-        o += 4 + plen
-        modules.append((bias, lo, hi, path))
-else:
-    fail("no DT_SEC_MODULES section")
-
-calls = []
-p = sections.get(DT_SEC_CALLS)
-if p is None:
-    fail("no DT_SEC_CALLS section (is dt_calls_emit wired into the writer?)")
-else:
-    (count,) = struct.unpack_from("<I", p, 0)
-    if len(p) != 4 + 40 * count:
-        fail("DT_SEC_CALLS: %d records need %d bytes, payload has %d" % (count, 4 + 40 * count, len(p)))
-    for i in range(count):
-        calls.append(struct.unpack_from("<QQQQQ", p, 4 + 40 * i))
-
-nm_cache = {}
-def symbols(path):
-    if path not in nm_cache:
-        table = {}
-        try:
-            out = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True).stdout
-        except OSError:
-            out = ""
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[1] in "tTwW":
-                table.setdefault(int(parts[0], 16), parts[2])
-        nm_cache[path] = table
-    return nm_cache[path]
-
-def name_of(addr):
-    for bias, lo, hi, path in modules:
-        if lo <= addr < hi:
-            return symbols(path).get(addr - bias)
-    return None
-
-stats, unnamed = {}, 0
-for fn, n, incl, excl, mx in calls:
-    name = name_of(fn)
-    if name is None:
+doc = json.load(open(json_path))
+if doc.get("summary", {}).get("partial"):
+    fail("the trace is partial: %s" % doc["summary"].get("partial_reason"))
+stats, unnamed, timed = {}, 0, 0
+for f in doc.get("functions", []):
+    if f.get("calls") is None:
+        for k in ("avg_call_ns", "max_call_ns", "calls_incl_ns", "calls_excl_ns"):
+            if f.get(k) is not None:
+                fail("%s: %s is %r but calls is null" % (f.get("name"), k, f.get(k)))
+        continue
+    timed += 1
+    name = f["name"]
+    if re.search(r"\+0x[0-9a-f]+$", name) or name.startswith("0x"):
         unnamed += 1
         continue
-    stats[name] = (n, incl, excl, mx)
+    row = (f["calls"], f["calls_incl_ns"], f["calls_excl_ns"], f["max_call_ns"])
+    if name in stats:  # the same name in two modules: add up
+        o = stats[name]
+        row = (o[0] + row[0], o[1] + row[1], o[2] + row[2], max(o[3], row[3]))
+    stats[name] = row
+    avg = f.get("avg_call_ns")
+    if avg is None or (f["calls"] and abs(avg - f["calls_incl_ns"] / f["calls"]) > 0.01):
+        fail("%s: avg_call_ns %r is not calls_incl_ns / calls" % (name, avg))
+if not timed:
+    fail("no function has exact calls in the JSON (no DT_SEC_CALLS records?)")
 if unnamed:
-    fail("%d DT_SEC_CALLS addresses map to no function symbol" % unnamed)
+    fail("%d functions with exact calls have no symbol name" % unnamed)
 
 truth, each = {}, []
 for line in open(out_path):
@@ -198,7 +148,8 @@ run_case()
 		fail "$name: expected one deiatrace.*.bin in the working directory, found: $(find "$d/traced" -mindepth 1 -printf "%f ")"
 		return
 	}
-	python3 "$T/decode.py" "$trace" "$d/traced.out" "$d/truth" >"$d/verdict" 2>&1 ||
+	analyze_json "$trace" "$d/report.json" || return
+	python3 "$T/decode.py" "$d/report.json" "$d/traced.out" "$d/truth" >"$d/verdict" 2>&1 ||
 		fail "$name: decoder crashed: $(tail -n 3 "$d/verdict" | tr '\n' '|')"
 	local line
 	while IFS= read -r line; do
@@ -224,16 +175,12 @@ cmp -s "$d/plain.out" "$d/traced.out" || fail "instr_ownhooks: stdout differs un
 grep -q '^deiatrace: calls: __cyg_profile_func_enter is defined by .*instr_ownhooks' "$d/traced.err" ||
 	fail "instr_ownhooks: no warning that the program's own hooks win: $(head -c 300 "$d/traced.err")"
 if trace=$(only_trace "$d/traced"); then
-	python3 - "$trace" <<'PY' || fail "instr_ownhooks: the trace has call records, but the shim's hooks never ran"
-import struct, sys
-d = open(sys.argv[1], "rb").read()
-o = 16
-while o + 16 <= len(d):
-    sid, crc, n = struct.unpack_from("<IIQ", d, o)
-    if sid == 7 and n >= 4 and struct.unpack_from("<I", d, o + 16)[0] != 0:
-        sys.exit(1)
-    o += 16 + n
+	if analyze_json "$trace" "$d/report.json"; then
+		python3 - "$d/report.json" <<'PY' || fail "instr_ownhooks: the report has exact calls, but the shim's hooks never ran"
+import json, sys
+sys.exit(1 if any(f.get("calls") is not None for f in json.load(open(sys.argv[1]))["functions"]) else 0)
 PY
+	fi
 else
 	fail "instr_ownhooks: expected one trace in the working directory"
 fi
