@@ -108,16 +108,26 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(B)/tests/programs/demo
 	@scripts/demo.sh $(B)
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(INCLUDEDIR)
+# pkg-config for the regions header: Cflags only, no Libs (the calls are weak; the shim is preloaded).
+PCDIR = $(LIBDIR)/pkgconfig
+$(B)/deiatrace.pc: Makefile
+	@mkdir -p $(@D)
+	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' 'Name: deiatrace' \
+	  'Description: deiatrace named regions (include/deiatrace.h); run under deiatrace record to measure them' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$@
+
+install: all $(B)/deiatrace.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
 	install -m 755 $(ANALYZER) $(DESTDIR)$(BINDIR)/
 	if [ -f $(FRONTEND) ]; then install -m 755 $(FRONTEND) $(DESTDIR)$(BINDIR)/; fi
 	install -m 755 $(SHIM) $(DESTDIR)$(PKGLIBDIR)/
 	install -m 644 include/deiatrace.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(B)/deiatrace.pc $(DESTDIR)$(PCDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/deiatrace-analyze $(DESTDIR)$(BINDIR)/deiatrace
 	rm -f $(DESTDIR)$(PKGLIBDIR)/libdeiatrace.so $(DESTDIR)$(INCLUDEDIR)/deiatrace.h
+	rm -f $(DESTDIR)$(PCDIR)/deiatrace.pc
 	-rmdir $(DESTDIR)$(PKGLIBDIR)
 
 clean:

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "dt_bottleneck.h"
+#include "dt_diff.h"
+#include "dt_hints.h"
 #include "dt_profile.h"
 #include "dt_reader.h"
 #include "dt_report.h"
@@ -41,10 +43,18 @@ static void usage(FILE *out)
 		"  -t, --threshold PCT   bottleneck threshold, percent of samples (default %.0f)\n"
 		"      --inclusive       bottlenecks by total (inclusive) time instead of self time\n"
 		"      --no-symbols      do not read binaries; show module+offset\n"
+		"  -b, --baseline BASE   compare trace BASE (baseline) with TRACE (optimized) instead\n"
+		"      --fail-if-slower PCT  with --baseline: exit 1 when total CPU time grew by > PCT%%\n"
+		"      --function NAME   with --fail-if-slower: gate on NAME's inclusive CPU time\n"
+		"      --no-hints        leave out the optimization hints\n"
+		"      --hint RULE.PARAM=VALUE\n"
+		"                        set a hint threshold (repeatable; parameters below)\n"
 		"  -h, --help            show this help\n"
-		"  -V, --version         show the version\n\n"
-		"Exit status: 0 ok, 2 bad input or usage.\n",
+		"  -V, --version         show the version\n",
 		DT_REPORT_DEFAULT_TOP, DT_BOTTLENECK_DEFAULT_PCT);
+	fputs("\nHint parameters (--hint RULE.PARAM=VALUE):\n", out);
+	dt_hint_config_print(out, "  ");
+	fputs("\nExit status: 0 ok, 1 the --fail-if-slower gate fired, 2 bad input or usage.\n", out);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -64,6 +74,11 @@ int main(int argc, char **argv)
 	    {"threshold", required_argument, NULL, 't'},
 	    {"inclusive", no_argument, NULL, 'I'},
 	    {"no-symbols", no_argument, NULL, 'S'},
+	    {"baseline", required_argument, NULL, 'b'},
+	    {"fail-if-slower", required_argument, NULL, 'G'},
+	    {"function", required_argument, NULL, 'U'},
+	    {"no-hints", no_argument, NULL, 'H'},
+	    {"hint", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -78,9 +93,11 @@ int main(int argc, char **argv)
 	FILE *out = stdout;
 	char err[DT_READ_ERR_BYTES];
 	int c, rc = EXIT_BAD_INPUT;
+	const char *baseline = NULL, *gate_fn = NULL; /* --baseline: the diff command instead */
+	double gate_pct = -1;
 
 	dt_report_opts_default(&ro);
-	while ((c = getopt_long(argc, argv, "f:o:n:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:n:t:b:hV", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -119,6 +136,25 @@ int main(int argc, char **argv)
 		case 'S':
 			sym_flags |= DT_SYM_NO_DEBUG;
 			break;
+		case 'H':
+			ro.hints.enabled = 0;
+			break;
+		case 'P':
+			if (dt_hint_config_set(&ro.hints, optarg, err, sizeof(err)))
+				return usage_error("--hint: %s", err);
+			break;
+		case 'b':
+			baseline = optarg;
+			break;
+		case 'G':
+			errno = 0;
+			gate_pct = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(gate_pct >= 0))
+				return usage_error("--fail-if-slower: a percentage expected, found '%s'", optarg);
+			break;
+		case 'U':
+			gate_fn = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -134,6 +170,25 @@ int main(int argc, char **argv)
 		return usage_error("one trace file expected, found %s",
 				   optind >= argc ? "none" : "several arguments");
 	trace_path = argv[optind];
+	if (!baseline && (gate_pct >= 0 || gate_fn))
+		return usage_error("--fail-if-slower/--function: --baseline BASE expected with them, found %s",
+				   "none");
+	if (baseline) {
+		struct dt_diff_opts dopts;
+
+		dt_diff_opts_default(&dopts, PROG);
+		for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+			if (formats[i].fn == report)
+				dopts.format = formats[i].name;
+		dopts.output = out_path;
+		dopts.top_n = ro.top_n;
+		dopts.sym_flags = sym_flags;
+		dopts.fail_if_slower_pct = gate_pct;
+		dopts.gate_function = gate_fn;
+		if (gate_fn && gate_pct < 0)
+			return usage_error("--function: --fail-if-slower PCT expected with it, found %s", "none");
+		return dt_diff_run(baseline, trace_path, &dopts);
+	}
 
 	if (dt_trace_read_file(trace_path, &t, err, sizeof(err)) != DT_READ_OK) {
 		fprintf(stderr, PROG ": %s: %s\n", trace_path, err);

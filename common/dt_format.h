@@ -33,6 +33,7 @@ enum dt_section_id {
 	DT_SEC_CPU = 5,     /* u32 n; n x { u32 stack; u64 samples; u64 weight_ns } */
 	DT_SEC_ALLOC = 6,   /* u32 n; n x { u32 stack; u64 x DT_ALLOC_NFIELDS (enum dt_alloc_field) } */
 	DT_SEC_CALLS = 7,   /* u32 n; n x { u64 fn_addr; u64 calls; u64 incl_ns; u64 excl_ns; u64 max_ns } */
+	DT_SEC_REGIONS = 8, /* u32 flags; u64 dropped; u32 nfields; u32 n; n x { str name; u64 value[nfields] } */
 	DT_SEC_END = 0x7fff /* empty: the trace is complete */
 };
 
@@ -97,6 +98,22 @@ enum dt_alloc_field {
 	DT_ALLOC_LEAKED_BYTES,    /* still live at exit */
 	DT_ALLOC_LEAKED_BLOCKS,
 	DT_ALLOC_NFIELDS
+};
+
+/* DT_SEC_REGIONS: named regions of include/deiatrace.h (preload/dt_regions.c). */
+#define DT_REGIONS_ALLOC_MEASURED 0x1u /* flags: alloc fields were measured (else they are 0) */
+#define DT_REGION_NAME_BYTES 64u       /* names are cut to this many bytes, NUL excluded */
+
+/* DT_SEC_REGIONS per-region fields; only ever appended (a reader ignores fields it does not know). */
+enum dt_region_field {
+	DT_REGION_COUNT,       /* completed begin/end pairs, over all threads */
+	DT_REGION_WALL_NS,     /* CLOCK_MONOTONIC inside the region (nested regions included) */
+	DT_REGION_SELF_WALL_NS, /* the same minus the time in regions nested inside it */
+	DT_REGION_CPU_NS,      /* CLOCK_THREAD_CPUTIME_ID of the thread inside the region */
+	DT_REGION_ALLOC_CALLS, /* allocations the thread made inside the region */
+	DT_REGION_ALLOC_BYTES,
+	DT_REGION_MAX_WALL_NS, /* the longest single pass */
+	DT_REGION_NFIELDS
 };
 
 /* Little-endian encoding. memcpy keeps these free of alignment traps; compilers fold them. */

@@ -1,0 +1,154 @@
+/* `deiatrace record`: runs one program under the shim, passes its exit status through (128 + N on
+ * death by signal N) and says on stderr where the trace went, with a one-line summary read back
+ * from the trace. Never changes the program's stdout; its own messages go to stderr only. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dt_fe.h"
+#include "analyzer/dt_reader.h"
+#include "analyzer/dt_report.h"
+
+#define SUB "record"
+#define DEFAULT_PATTERN "deiatrace.%n.%p.bin"
+#define FREQ_MAX_HZ 10000u     /* the shim's own bound (preload/dt_config.c) */
+#define OUTPUT_MAX_BYTES 1000u /* DEIATRACE_OUTPUT holds 1023 bytes; ".%p" is appended */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " DT_FE_PROG " " SUB " [OPTIONS] -- PROGRAM [ARGS]\n"
+		"       " DT_FE_PROG " PROGRAM [ARGS]\n"
+		"Run PROGRAM under the profiler (CPU samples, allocations) and write a trace.\n\n"
+		"  -o, --output FILE   trace file (default %s in the current directory;\n"
+		"                      %%p pid, %%n program name; without %%p an existing FILE is replaced\n"
+		"                      and traces of forked children go to FILE.PID)\n"
+		"  -F, --freq HZ       CPU samples per second of CPU time (1..%u, default 1000)\n"
+		"      --no-malloc     do not track the malloc family\n"
+		"      --no-follow     do not trace forked child processes\n"
+		"  -h, --help          show this help\n\n"
+		"Exit status: the program's (128+N when killed by signal N); 127 when it cannot be\n"
+		"found, 126 when it cannot be run, 2 for wrong usage.\n",
+		DEFAULT_PATTERN, FREQ_MAX_HZ);
+}
+
+/* "deiatrace: trace deiatrace.x.1.bin (12.0 KiB): 810 samples, 1200 allocations (1.1 MiB)". */
+static void summarize(const char *path, int malloc_off)
+{
+	struct dt_trace *t = NULL;
+	struct stat st;
+	char err[DT_READ_ERR_BYTES], size[32], bytes[32];
+
+	if (stat(path, &st) || dt_trace_read_file(path, &t, err, sizeof(err)) != DT_READ_OK) {
+		fprintf(stderr, DT_FE_PROG ": %s: a readable trace expected, found: %s\n", path,
+			t ? "" : err);
+		return;
+	}
+	uint64_t samples = 0;
+	for (uint32_t i = 0; i < t->ncpu; i++)
+		samples += t->cpu[i].samples;
+	fprintf(stderr, DT_FE_PROG ": trace %s (%s): %" PRIu64 " samples", path,
+		dt_fmt_bytes(size, sizeof(size), (uint64_t)st.st_size), samples);
+	if (!malloc_off)
+		fprintf(stderr, ", %" PRIu64 " allocations (%s)", t->meta[DT_META_ALLOC_CALLS],
+			dt_fmt_bytes(bytes, sizeof(bytes), t->meta[DT_META_ALLOC_BYTES]));
+	else
+		fprintf(stderr, ", allocations not tracked");
+	if (t->partial)
+		fprintf(stderr, " [partial: %s]", t->partial_why);
+	fprintf(stderr, "\n");
+	dt_trace_free(t);
+}
+
+int dt_cmd_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"output", required_argument, NULL, 'o'}, {"freq", required_argument, NULL, 'F'},
+	    {"no-malloc", no_argument, NULL, 'M'},    {"no-follow", no_argument, NULL, 'N'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	};
+	struct dt_run_opts ro = {0};
+	struct dt_run_result rr;
+	const char *out_file = NULL;
+	char shim[PATH_MAX], pattern[PATH_MAX], found[PATH_MAX], err[DT_FE_ERR_BYTES];
+	int c, rename_to_out = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:F:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg || strlen(optarg) > OUTPUT_MAX_BYTES)
+				return dt_fe_usage_error(
+				    SUB, "--output: a file name of 1..%u bytes expected, found '%s'",
+				    OUTPUT_MAX_BYTES, optarg);
+			out_file = optarg;
+			break;
+		case 'F':
+			if (dt_fe_parse_u32(optarg, 1, FREQ_MAX_HZ, &ro.freq_hz))
+				return dt_fe_usage_error(SUB,
+							 "--freq: a rate in Hz (1..%u) expected, found '%s'",
+							 FREQ_MAX_HZ, optarg);
+			break;
+		case 'M':
+			ro.no_malloc = 1;
+			break;
+		case 'N':
+			ro.no_follow = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return DT_FE_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '" DT_FE_PROG " " SUB " --help'.\n");
+			return DT_FE_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return dt_fe_usage_error(SUB, "a program to run expected after the options, found none");
+	if (dt_run_find_shim(shim, sizeof(shim), err, sizeof(err))) {
+		fprintf(stderr, DT_FE_PROG ": %s\n", err);
+		return DT_FE_EXIT_USAGE;
+	}
+	ro.argv = argv + optind;
+	ro.shim = shim;
+	if (out_file && !strchr(out_file, '%')) {
+		/* The shim never overwrites and a forked child may finish first: every process writes
+		 * FILE.PID and the program's own trace is renamed to FILE afterwards. */
+		snprintf(pattern, sizeof(pattern), "%s.%%p", out_file);
+		rename_to_out = 1;
+	} else {
+		const char *env = getenv("DEIATRACE_OUTPUT");
+		snprintf(pattern, sizeof(pattern), "%s",
+			 out_file      ? out_file
+			 : env && *env ? env
+				       : DEFAULT_PATTERN);
+	}
+	ro.output = pattern;
+
+	int started = dt_run(&ro, &rr, err, sizeof(err)) == 0;
+	if (!started) {
+		fprintf(stderr, DT_FE_PROG ": %s\n", err);
+		return rr.exit_code;
+	}
+	if (dt_run_find_trace(pattern, rr.pid, found, sizeof(found)) == 0) {
+		if (rename_to_out) {
+			if (rename(found, out_file) == 0)
+				snprintf(found, sizeof(found), "%s", out_file);
+			else
+				fprintf(stderr, DT_FE_PROG ": %s: could not be renamed to %s: %m\n", found,
+					out_file);
+		}
+		summarize(found, ro.no_malloc);
+	} else {
+		fprintf(stderr, DT_FE_PROG ": no trace from %s (pid %d) matching %s: %s\n", ro.argv[0],
+			(int)rr.pid, pattern,
+			rr.exit_code > DT_FE_SIGNAL_BASE ? "it was killed before the profiler could write"
+							 : "see the messages above");
+	}
+	return rr.exit_code;
+}
