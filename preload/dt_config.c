@@ -21,6 +21,7 @@ enum opt_kind {
 	OPT_UINT,   /* decimal, within [min, max] */
 	OPT_BOOL,   /* on/off, 1/0, yes/no, true/false */
 	OPT_STRING, /* non-empty, shorter than the field */
+	OPT_CHOICE, /* one word of `expect` ("a, b or c"), stored as its index */
 };
 
 struct opt {
@@ -47,9 +48,11 @@ static const struct opt options[] = {
     {"DEIATRACE_DEPTH", OPT_UINT, "128", CONFIG_DEPTH_MIN_FRAMES, DT_MAX_STACK_DEPTH, "frames",
      FIELD(max_depth), "frames kept per call stack; deeper stacks are truncated"},
     {"DEIATRACE_CHECKPOINT_S", OPT_UINT, "5", 0, CONFIG_CHECKPOINT_MAX_S, "seconds", FIELD(checkpoint_s),
-     "seconds between checkpoint traces of a running program; 0 = off (not acted on yet)"},
+     "seconds between checkpoint traces of a running program (at most that much is lost to SIGKILL); 0 = off"},
     {"DEIATRACE_FOLLOW", OPT_BOOL, "1", 0, 0, "0 or 1", FIELD(follow),
-     "1: a forked child writes its own trace; 0: only the first process does"},
+     "1: forked children and exec'd images write their own traces; 0: only the first process does"},
+    {"DEIATRACE_SAMPLER", OPT_CHOICE, "auto", 0, 0, "auto, perf or timer", FIELD(sampler),
+     "CPU sample source: perf task-clock when allowed, else a POSIX CPU timer; or force one"},
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -120,6 +123,11 @@ static int parse_uint(const char *s, uint32_t min, uint32_t max, uint32_t *out) 
 
 static int parse_bool(const char *s, int *out) /* ctx: sigsafe */
 {
+	if (strcmp(s, "-") == 0) {
+		/* Off: DEIATRACE_FOLLOW=0 rewritten by the first traced process for later images. */
+		*out = 0;
+		return 0;
+	}
 	static const char *const yes[] = {"on", "1", "yes", "true"};
 	static const char *const no[] = {"off", "0", "no", "false"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
@@ -144,6 +152,26 @@ static int parse_string(const char *s, char *field, size_t size) /* ctx: sigsafe
 	return 0;
 }
 
+/* The i-th word of "a, b or c" equals s. ctx: sigsafe */
+static int parse_choice(const char *s, const char *expect, int *out)
+{
+	int index = 0;
+	size_t slen = strlen(s);
+	for (const char *w = expect; *w;) {
+		size_t n = strcspn(w, ", ");
+		if (n == slen && strncmp(w, s, n) == 0) {
+			*out = index;
+			return 0;
+		}
+		w += n;
+		w += strspn(w, ", ");
+		if (strncmp(w, "or ", 3) == 0)
+			w += 3;
+		index++;
+	}
+	return -1;
+}
+
 static int apply(const struct opt *o, const char *value, struct dt_config *c) /* ctx: sigsafe */
 {
 	char *field = (char *)c + o->offset;
@@ -154,6 +182,8 @@ static int apply(const struct opt *o, const char *value, struct dt_config *c) /*
 		return parse_bool(value, (int *)(void *)field);
 	case OPT_STRING:
 		return parse_string(value, field, o->size);
+	case OPT_CHOICE:
+		return parse_choice(value, o->expect, (int *)(void *)field);
 	}
 	return -1;
 }

@@ -1,11 +1,13 @@
 /* Interposers that keep the SIGPROF handler safe inside its host: dl_iterate_phdr (served lock-free
  * from _dl_find_object while the handler unwinds, so it never waits on glibc's loader lock), dlclose
- * (samples are dropped while an object may be unmapped), and sigaction/signal/setitimer (if the host
- * claims SIGPROF or ITIMER_PROF the shim steps aside). No malloc, no locks on the handler path. */
+ * (samples are dropped while an object may be unmapped), and sigaction, the signal() family and
+ * setitimer (the host claiming SIGPROF or ITIMER_PROF makes the shim step aside; fatal signals go
+ * through dt_fatal). No malloc, no locks on the handler path. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -120,9 +122,23 @@ DT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	sigaction_fn real = RESOLVE(real_sigaction, "sigaction");
 	if (!real)
 		return -1;
+	int rc;
+	/* SIGSEGV, SIGTERM & co.: our stand-in for SIG_DFL stays invisible to the host (dt_fatal). */
+	if (!dt_in_shim && dt_fatal_sigaction(sig, act, old, &rc))
+		return rc;
 	/* dt_in_shim: the shim installing its own handler. A host resetting SIGPROF to SIG_DFL or
 	 * SIG_IGN (daemons reset every signal) keeps ours: with timers possibly pending, SIG_DFL would
 	 * kill it. A host installing a real handler wins, and the shim stops sampling for good. */
+	if (sig == SIGPROF && !act && old && !dt_in_shim && dt_sampler_owns_sigprof()) {
+		/* Asked only: our handler stands for the default the host would see without us. */
+		int rc2 = real(sig, NULL, old);
+		if (rc2 == 0 && (old->sa_flags & SA_SIGINFO) && is_host_handler(old) &&
+		    dt_sampler_owns_sigprof()) {
+			memset(old, 0, sizeof(*old));
+			old->sa_handler = SIG_DFL;
+		}
+		return rc2;
+	}
 	if (sig == SIGPROF && act && !dt_in_shim && dt_sampler_owns_sigprof()) {
 		struct sigaction cur;
 		/* Restoring what an earlier call returned (our handler) is not a claim either. */
@@ -135,22 +151,68 @@ DT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 	return real(sig, act, old);
 }
 
+static int managed_signal(int sig) /* ctx: any; the signals whose disposition the shim watches */
+{
+	return sig == SIGPROF || sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+	       sig == SIGABRT || sig == SIGTERM || sig == SIGINT;
+}
+
+/* signal(), bsd_signal() and sysv_signal() reach the kernel through glibc's internal sigaction, not
+ * ours: for the managed signals they are re-expressed as a sigaction call with glibc's flags. */
+static sighandler_t signal_like(int sig, sighandler_t handler, int flags, _Atomic(signal_fn) *slot,
+                                const char *name) /* ctx: any */
+{
+	if (dt_in_shim || !managed_signal(sig) || handler == SIG_ERR) {
+		signal_fn real = (signal_fn)resolve((_Atomic(void *) *)slot, name);
+		return real ? real(sig, handler) : SIG_ERR;
+	}
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	if (!(flags & SA_NODEFER))
+		sigaddset(&sa.sa_mask, sig);
+	if (sigaction(sig, &sa, &old) != 0)
+		return SIG_ERR;
+	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction : old.sa_handler;
+}
+
+static _Atomic(signal_fn) real_bsd_signal, real_sysv_signal, real_sigset;
+
 DT_EXPORT sighandler_t signal(int sig, sighandler_t handler) /* ctx: any */
 {
-	signal_fn real = RESOLVE(real_signal, "signal");
-	if (!real)
-		return SIG_ERR;
-	if (sig == SIGPROF && !dt_in_shim && dt_sampler_owns_sigprof()) {
-		if (handler == SIG_DFL || handler == SIG_IGN || handler == SIG_ERR) {
-			struct sigaction cur;
-			sigaction_fn sa = RESOLVE(real_sigaction, "sigaction");
-			if (sa && sa(SIGPROF, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO))
-				return cur.sa_handler;
-			return SIG_DFL;
-		}
-		dt_sampler_step_aside();
+	return signal_like(sig, handler, SA_RESTART, &real_signal, "signal");
+}
+
+DT_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) /* ctx: any */
+{
+	return signal_like(sig, handler, SA_RESTART, &real_bsd_signal, "bsd_signal");
+}
+
+DT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) /* ctx: any */
+{
+	return signal_like(sig, handler, SA_RESETHAND | SA_NODEFER, &real_sysv_signal, "sysv_signal");
+}
+
+/* System V sigset: SIG_HOLD blocks; any other disposition is installed and the signal unblocked;
+ * returns SIG_HOLD when it was blocked before. ctx: any */
+DT_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
+{
+	if (dt_in_shim || !managed_signal(sig) || disp == SIG_HOLD || disp == SIG_ERR) {
+		signal_fn real = RESOLVE(real_sigset, "sigset");
+		return real ? real(sig, disp) : SIG_ERR;
 	}
-	return real(sig, handler);
+	sigset_t one, was;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	if (pthread_sigmask(SIG_BLOCK, NULL, &was) != 0)
+		return SIG_ERR;
+	sighandler_t prev = signal_like(sig, disp, 0, &real_sigset, "sigset");
+	if (prev == SIG_ERR)
+		return SIG_ERR;
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	return sigismember(&was, sig) ? SIG_HOLD : prev;
 }
 
 DT_EXPORT int setitimer(__itimer_which_t which, const struct itimerval *nv, struct itimerval *ov) /* ctx: any */

@@ -1,13 +1,14 @@
-/* The shim's lifecycle: constructor (config, identity, starting directory, modules, sampler), destructor
- * and _exit (stop, meta, write the trace once), fork, and the services every module uses (dt_in_shim,
- * dt_now_ns, dt_warn, dt_shim_active). Never changes what the host sees: errno restored, no stdio, no
- * malloc, no low fds; does nothing in a secure-execution process. Called by the loader and libc. */
+/* The shim's lifecycle: constructor (config, identity, starting directory, modules, sampler, fatal
+ * signals, checkpoints), every way the trace gets written (exit, _exit, fatal signal, before exec,
+ * checkpoint), and fork. Never changes what the host sees: errno restored, no stdio, no malloc, no low
+ * fds; does nothing in a secure-execution process. Called by the loader, libc, dt_fatal, dt_thread. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -32,16 +33,17 @@
 
 typedef void (*exit_fn)(int);
 
-enum shim_state {
-	SHIM_OFF = 0,	  /* never started (secure execution), or a fork child told not to follow */
-	SHIM_ACTIVE = 1,  /* between the constructor and the final write */
-	SHIM_WRITING = 2, /* the destructor has begun: it runs only once */
-	SHIM_DONE = 3,
-};
+extern void *__libc_stack_end; /* ld.so: the initial stack pointer, below argv and the environment */
 
-DT_TLS __thread int dt_in_shim;
 
-static _Atomic int state = SHIM_OFF;
+
+#define LIFECYCLE_WRITER_WAIT_NS (5ull * NS_PER_S) /* a fatal write waits this long for a checkpoint */
+#define LIFECYCLE_WRITER_NAP_NS 1000000l           /* between looks at the writer flag */
+/* DEIATRACE_FOLLOW=0: the first process rewrites the value in its own environment to this, in
+ * place, so every later image (exec, posix_spawn, system) knows it is not the first one. */
+#define LIFECYCLE_FOLLOW_VAR "DEIATRACE_FOLLOW"
+#define LIFECYCLE_NOT_FIRST_MARK '-'
+
 static uint64_t start_mono_ns, start_real_ns, rss_start_bytes;
 static uint64_t self_pid, parent_pid;
 static uint64_t first_pid; /* the process the constructor ran in; _exit writes only there */
@@ -52,14 +54,9 @@ static char prog_name[LIFECYCLE_PROG_BYTES];
 /* Resolved in the constructor: a vfork child's _exit must not take the loader lock in dlsym. */
 static _Atomic(exit_fn) real_exit_fn, real_Exit_fn;
 
-/* ---------------------------------------------------------------- shared services */
-
-uint64_t dt_now_ns(void) /* ctx: sigsafe */
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
+/* One writer at a time (checkpoint thread, exec wrapper, exit, fatal signal): a flag, not a lock, so
+ * that a signal handler can wait for it with a bound and then go ahead anyway. */
+static _Atomic int writer_busy;
 
 static uint64_t realtime_ns(void) /* ctx: sigsafe */
 {
@@ -68,31 +65,26 @@ static uint64_t realtime_ns(void) /* ctx: sigsafe */
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-/* One write(2) per line, so lines from several threads never interleave. ctx: sigsafe */
-void dt_warn(const char *msg)
+/* Returns 1 once the flag is ours; 0 after wait_ns without it (wait_ns 0: one try). ctx: sigsafe */
+static int writer_take_sigsafe(uint64_t wait_ns)
 {
-	static const char prefix[] = "deiatrace: ";
-	char line[LIFECYCLE_WARN_LINE_BYTES];
-	int saved_errno = errno;
-	size_t n = sizeof(prefix) - 1;
-	memcpy(line, prefix, n);
-	for (; msg && *msg && n + 1 < sizeof(line); msg++)
-		line[n++] = *msg;
-	line[n++] = '\n';
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(STDERR_FILENO, line + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
+	uint64_t deadline_ns = dt_now_ns() + wait_ns;
+	for (;;) {
+		int expect = 0;
+		/* Acquire: the previous writer's stores (output's record of its file) are visible. */
+		if (atomic_compare_exchange_strong_explicit(&writer_busy, &expect, 1, memory_order_acquire,
+		                                            memory_order_relaxed))
+			return 1;
+		if (dt_now_ns() >= deadline_ns)
+			return 0;
+		struct timespec nap = {.tv_sec = 0, .tv_nsec = LIFECYCLE_WRITER_NAP_NS};
+		nanosleep(&nap, NULL);
 	}
-	errno = saved_errno;
 }
 
-int dt_shim_active(void) /* ctx: sigsafe */
+static void writer_drop(void) /* ctx: sigsafe */
 {
-	return atomic_load_explicit(&state, memory_order_relaxed) == SHIM_ACTIVE;
+	atomic_store_explicit(&writer_busy, 0, memory_order_release);
 }
 
 /* ---------------------------------------------------------------- identity, without stdio */
@@ -183,16 +175,19 @@ static void record_identity(void) /* ctx: any, constructor */
 
 /* ---------------------------------------------------------------- fork */
 
+#pragma weak dt_malloc_atfork_child
+
 /* The child runs alone and must not take locks: a few syscalls and stores. It gets its own pid (so
- * its own trace name) and its own start. Counters inherited from the parent are not reset yet.
- * ctx: any (atfork child, single-threaded) */
+ * its own trace name), its own start and its own counts: the sampler and the calls module reset
+ * theirs in their own atfork handlers (registered earlier), malloc through a weak call; the stack
+ * table and the module list are kept (the same code is mapped). ctx: any (atfork child) */
 static void atfork_child(void)
 {
 	int saved_errno = errno;
-	if (atomic_load(&state) != SHIM_ACTIVE)
+	if (atomic_load(&dt_shim_state) != DT_SHIM_ACTIVE)
 		goto out;
 	if (!dt_config_get()->follow) {
-		atomic_store(&state, SHIM_OFF);
+		atomic_store(&dt_shim_state, DT_SHIM_OFF);
 		/* Registered after the sampler's own atfork handler, which re-armed this thread. */
 		dt_sampler_stop();
 		goto out;
@@ -202,6 +197,11 @@ static void atfork_child(void)
 	start_real_ns = realtime_ns();
 	start_mono_ns = dt_now_ns();
 	rss_start_bytes = rss_bytes();
+	atomic_store(&writer_busy, 0); /* a parent thread may have been writing a checkpoint */
+	dt_unwind_reset_counts();
+	if (dt_malloc_atfork_child)
+		dt_malloc_atfork_child();
+	dt_checkpoint_start(dt_config_get()->checkpoint_s); /* the child's first one a period from now */
 out:
 	errno = saved_errno;
 }
@@ -228,6 +228,28 @@ static void fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
 	dt_malloc_fill_meta(meta);
 }
 
+/* DEIATRACE_FOLLOW=0: 1 if this image is not the first process (the mark is in the environment);
+ * in the first process, leave the mark for every later image. ctx: any, constructor */
+static int follow_mark_says_not_first(void)
+{
+	char *v = secure_getenv(LIFECYCLE_FOLLOW_VAR);
+	if (!v)
+		return 0;
+	if (v[0] == LIFECYCLE_NOT_FIRST_MARK && v[1] == '\0')
+		return 1;
+	/* Only a string the kernel put on the initial stack (between the stack's start and the exec
+	 * file name at its top) is surely writable; a shim dlopen'ed into a program that built its
+	 * environment from literals leaves it alone. */
+	uintptr_t lo = (uintptr_t)__libc_stack_end, hi = (uintptr_t)getauxval(AT_EXECFN);
+	if (!dt_config_get()->follow && v[0] && lo && hi && (uintptr_t)v > lo && (uintptr_t)v < hi) {
+		/* The string lives in the environment block: rewriting it in place allocates nothing and
+		 * reaches images that exec or posix_spawn inherit the environment into. */
+		v[0] = LIFECYCLE_NOT_FIRST_MARK;
+		v[1] = '\0';
+	}
+	return 0;
+}
+
 __attribute__((constructor)) static void lifecycle_start(void) /* ctx: any, before main */
 {
 	int saved_errno = errno;
@@ -242,19 +264,34 @@ __attribute__((constructor)) static void lifecycle_start(void) /* ctx: any, befo
 	int saved_in_shim = dt_in_shim;
 	dt_in_shim = saved_in_shim + 1;
 	dt_config_load();
+	if (follow_mark_says_not_first())
+		goto guard_out; /* DEIATRACE_FOLLOW=0 and an earlier process was the traced one */
 	record_identity();
 	dt_output_init(); /* on failure relative names resolve against the directory at exit */
 	dt_stack_table_init(LIFECYCLE_STACK_CAPACITY);
 	dt_modules_snapshot();
-	atomic_store(&state, SHIM_ACTIVE);
+	atomic_store(&dt_shim_state, DT_SHIM_ACTIVE);
 	dt_sampler_start(dt_config_get()->freq_hz);
+	dt_fatal_install();
 	/* After dt_sampler_start, so that in a child our handler runs after the sampler's. */
-	dt_in_shim = saved_in_shim + 1; /* pthread_atfork may allocate */
 	if (pthread_atfork(NULL, NULL, atfork_child) != 0)
 		dt_warn("pthread_atfork failed; a forked child's trace may carry its parent's pid");
+	dt_checkpoint_start(dt_config_get()->checkpoint_s);
+guard_out:
 	dt_in_shim = saved_in_shim;
 out:
 	errno = saved_errno;
+}
+
+/* Encodes and publishes the trace as it stands. The caller holds the writer flag. A trace published
+ * earlier by this process (a checkpoint, or the one written before a failed exec) is replaced; any
+ * other file at the name is left alone (dt_output). ctx: sigsafe (mmap, write, linkat, renameat2) */
+static int write_now_sigsafe(int checkpoint)
+{
+	uint64_t meta[DT_META_NFIELDS];
+	fill_meta(meta);
+	struct dt_proc proc = {.exe = exe_path, .args = args, .args_bytes = args_bytes, .prog = prog_name};
+	return dt_writer_write_trace(meta, &proc, checkpoint);
 }
 
 /* Runs on exit() and on return from main; the state exchange makes it run once even if the host
@@ -262,23 +299,93 @@ out:
 __attribute__((destructor)) static void lifecycle_end(void)
 {
 	int saved_errno = errno;
-	int expect = SHIM_ACTIVE;
+	int expect = DT_SHIM_ACTIVE;
 	/* A vfork child (no atfork handlers ran, so self_pid is still the parent's) shares our memory:
 	 * writing there would also mark the parent's trace as written. */
 	if ((uint64_t)getpid() != self_pid)
 		goto out;
-	if (!atomic_compare_exchange_strong(&state, &expect, SHIM_WRITING))
+	if (!atomic_compare_exchange_strong(&dt_shim_state, &expect, DT_SHIM_WRITING))
 		goto out;
 	int saved_in_shim = dt_in_shim;
 	dt_in_shim = saved_in_shim + 1;
+	/* A checkpoint in progress finishes first; its file is then replaced by the complete trace. */
+	int took = writer_take_sigsafe(LIFECYCLE_WRITER_WAIT_NS);
 	dt_sampler_stop();
 	dt_modules_snapshot();
-	uint64_t meta[DT_META_NFIELDS];
-	fill_meta(meta);
-	struct dt_proc proc = {.exe = exe_path, .args = args, .args_bytes = args_bytes, .prog = prog_name};
-	dt_writer_write_trace(meta, &proc, 0);
-	atomic_store(&state, SHIM_DONE);
+	write_now_sigsafe(0);
+	if (took)
+		writer_drop();
+	atomic_store(&dt_shim_state, DT_SHIM_DONE);
 	dt_in_shim = saved_in_shim;
+out:
+	errno = saved_errno;
+}
+
+/* From the SIGPROF handler when a checkpoint is due (dt_checkpoint). No module snapshot (the
+ * interrupted code may hold the loader lock): objects dlopen'ed since the last snapshot (start,
+ * dlclose, exec) are missing from a checkpoint, not from the final trace. ctx: sigsafe */
+int dt_lifecycle_checkpoint_sigsafe(void)
+{
+	int rc = -1;
+	if ((uint64_t)getpid() != self_pid || !writer_take_sigsafe(0))
+		return rc;
+	/* Checked after taking the flag: the final write takes it too before it begins. */
+	if (atomic_load(&dt_shim_state) == DT_SHIM_ACTIVE)
+		rc = write_now_sigsafe(1);
+	writer_drop();
+	return rc;
+}
+
+/* From the exec wrappers, before execve: the image about to go writes what it has, as a complete
+ * trace (no checkpoint flag). Sampling goes on, so if execve fails the final write replaces it.
+ * Not in a vfork child (its memory is its parent's). ctx: hook */
+int dt_lifecycle_before_exec(void)
+{
+	int rc = -1;
+	int saved_errno = errno;
+	if ((uint64_t)getpid() != self_pid || atomic_load(&dt_shim_state) != DT_SHIM_ACTIVE)
+		goto out;
+	int saved_in_shim = dt_in_shim;
+	dt_in_shim = saved_in_shim + 1;
+	if (writer_take_sigsafe(LIFECYCLE_WRITER_WAIT_NS)) {
+		dt_modules_snapshot();
+		rc = write_now_sigsafe(0);
+		writer_drop();
+	}
+	dt_in_shim = saved_in_shim;
+out:
+	errno = saved_errno;
+	return rc;
+}
+
+/* A fatal signal with no handler of the host's: write the final trace, once. Not when the signal hit
+ * the shim itself on this thread (its tables may be mid-update), and without a module snapshot (the
+ * faulting thread may hold the loader lock): objects dlopen'ed since the last checkpoint or dlclose
+ * are missing from the list. Another thread already writing: wait for it (bounded), so the process
+ * does not die under it. ctx: sigsafe */
+void dt_lifecycle_fatal_sigsafe(int sig)
+{
+	(void)sig;
+	int saved_errno = errno;
+	int expect = DT_SHIM_ACTIVE;
+	if ((uint64_t)getpid() != self_pid || dt_in_shim)
+		goto out;
+	if (!atomic_compare_exchange_strong(&dt_shim_state, &expect, DT_SHIM_WRITING)) {
+		uint64_t deadline_ns = dt_now_ns() + LIFECYCLE_WRITER_WAIT_NS;
+		while (atomic_load(&dt_shim_state) == DT_SHIM_WRITING && dt_now_ns() < deadline_ns) {
+			struct timespec nap = {.tv_sec = 0, .tv_nsec = LIFECYCLE_WRITER_NAP_NS};
+			nanosleep(&nap, NULL);
+		}
+		goto out;
+	}
+	dt_in_shim++;
+	int took = writer_take_sigsafe(LIFECYCLE_WRITER_WAIT_NS);
+	dt_sampler_stop();
+	write_now_sigsafe(0);
+	if (took)
+		writer_drop();
+	atomic_store(&dt_shim_state, DT_SHIM_DONE);
+	dt_in_shim--;
 out:
 	errno = saved_errno;
 }

@@ -1,11 +1,14 @@
 /* The trace file: expands DEIATRACE_OUTPUT (%p %n %%) relative to the starting directory (an O_PATH fd
  * kept high, so a chdir() changes nothing), writes a private temporary file and publishes it with
- * linkat, which never overwrites; on failure one "deiatrace: cannot write trace FILE: reason" line and
- * no temporary file left. No malloc, no stdio. Called by dt_lifecycle (init) and dt_writer (publish). */
+ * linkat, which never overwrites; only a file this process published there before (a checkpoint; same
+ * dev/inode) is replaced, by an atomic exchange. On failure one "deiatrace: cannot write trace FILE:
+ * reason" line and no temporary file left. No malloc, no stdio, only async-signal-safe calls.
+ * Called by dt_lifecycle (init) and dt_writer (publish). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h> /* renameat2, RENAME_EXCHANGE: declarations only */
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,11 +23,23 @@
 #define OUTPUT_DEFAULT_PROG "prog" /* %n when the program name is unknown */
 #define OUTPUT_MODE 0600	   /* a trace holds argv and code addresses: owner only */
 #define OUTPUT_LINE_BYTES (PATH_MAX + 256)
+#define OUTPUT_ALT_TRIES 16 /* names tried when earlier images of the same pid (exec) hold the name */
+#define OUTPUT_META_PID_OFFSET (DT_FILE_HEADER_BYTES + DT_SECTION_HEADER_BYTES + 4u) /* after nfields */
 
 static int start_dirfd = -1;
 static dev_t start_dev;
 static ino_t start_ino;
 static char start_path[PATH_MAX]; /* fallback when the host closed or replaced our fd */
+
+/* The file this process published last (a checkpoint, or the trace written before an exec that
+ * failed): the next publish under the same name in the same process replaces it, nothing else. The
+ * caller serialises publishes (dt_lifecycle's writer flag). */
+static int pub_have;
+static uint64_t pub_pid;
+static dev_t pub_dev;
+static ino_t pub_ino;
+static char pub_path[PATH_MAX];                      /* the name DEIATRACE_OUTPUT gave */
+static char pub_base[OUTPUT_NAME_MAX_BYTES + 1];      /* the file name used in its directory */
 
 static int move_fd_high(int fd) /* ctx: any; returns the new fd (fd closed) or fd itself */
 {
@@ -226,8 +241,71 @@ static int tmp_name(char *out, size_t outlen, const char *base, uint64_t pid, un
 	return rc;
 }
 
+/* Puts tmp in place of base if base is the file we published last. Returns 1 (tmp now names the old
+ * file, to be unlinked), 2 (tmp renamed over it: nothing to unlink), -ENOENT (base is gone: link
+ * instead) or -errno (-EEXIST: base is not ours and stays). ctx: sigsafe */
+static int replace_ours(int dfd, const char *tmp, const char *base)
+{
+	struct stat cur;
+	if (fstatat(dfd, base, &cur, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	if (cur.st_dev != pub_dev || cur.st_ino != pub_ino)
+		return -EEXIST;
+	/* The exchange is atomic; the check after it closes the race with someone replacing base
+	 * between the stat and the exchange: then their file is swapped back, untouched. */
+	if (renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE) == 0) {
+		if (fstatat(dfd, tmp, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == pub_dev &&
+		    cur.st_ino == pub_ino)
+			return 1;
+		renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE);
+		return -EEXIST;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_EXCHANGE: the stat above is the check (a narrow race remains). */
+	if (renameat(dfd, tmp, dfd, base) != 0)
+		return -errno;
+	return 2;
+}
+
+/* 1 if name is a trace written by process pid: an image that ran in this process before an exec
+ * (same program name, same pid), or an earlier process that had our pid. ctx: sigsafe */
+static int same_pid_trace(int dfd, const char *name, uint64_t pid)
+{
+	uint8_t head[OUTPUT_META_PID_OFFSET + 8];
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return n == (ssize_t)sizeof(head) && memcmp(head, DT_TRACE_MAGIC, DT_TRACE_MAGIC_LEN) == 0 &&
+	       dt_get_u32(head + DT_FILE_HEADER_BYTES) == DT_SEC_META &&
+	       dt_get_u64(head + OUTPUT_META_PID_OFFSET) == pid;
+}
+
+/* base with ".k" before its extension ("t.123.bin" -> "t.123.2.bin"), or after it if it has none. */
+static int alt_name(char *out, size_t outlen, const char *base, unsigned k) /* ctx: sigsafe */
+{
+	const char *dot = strrchr(base, '.');
+	size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	size_t n = 0;
+	for (size_t i = 0; i < stem; i++)
+		if (put_char(out, outlen, &n, base[i]) != 0)
+			return -ENAMETOOLONG;
+	if (put_char(out, outlen, &n, '.') != 0 || put_u64(out, outlen, &n, k) != 0)
+		return -ENAMETOOLONG;
+	for (const char *s = base + stem; *s; s++)
+		if (put_char(out, outlen, &n, *s) != 0)
+			return -ENAMETOOLONG;
+	out[n] = '\0';
+	return 0;
+}
+
 /* Writes the trace in b to the file DEIATRACE_OUTPUT names for (pid, prog). Returns 0, or -errno
- * after printing the one warning line. ctx: any, never from a signal handler */
+ * after printing the one warning line. ctx: sigsafe (dt_lifecycle's fatal-signal path uses it) */
 int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *prog)
 {
 	char path[PATH_MAX], dir[PATH_MAX], tmp[OUTPUT_NAME_MAX_BYTES + 1];
@@ -312,9 +390,38 @@ int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *pro
 	fd = -1;
 	if (rc != 0)
 		goto out;
+	rc = -ENOENT;
+	const char *target = base;
+	char alt[OUTPUT_NAME_MAX_BYTES + 1];
+	if (pub_have && pub_pid == pid && strcmp(pub_path, path) == 0) {
+		target = pub_base;
+		rc = replace_ours(dfd, tmp, target);
+		if (rc == 2)
+			tmp_made = 0;
+		if (rc > 0)
+			rc = 0;
+	}
 	/* linkat fails with EEXIST rather than replace a file someone else (or an earlier run) left. */
-	if (linkat(dfd, tmp, dfd, base, 0) != 0)
-		rc = -errno;
+	if (rc == -ENOENT)
+		rc = linkat(dfd, tmp, dfd, target, 0) == 0 ? 0 : -errno;
+	/* The name is taken by a trace of this very pid: the image before an exec of a program with the
+	 * same name. Ours goes next to it, numbered. */
+	for (unsigned k = 2; rc == -EEXIST && k < 2 + OUTPUT_ALT_TRIES && same_pid_trace(dfd, target, pid);
+	     k++) {
+		if (alt_name(alt, sizeof(alt), base, k) != 0)
+			break;
+		target = alt;
+		rc = linkat(dfd, tmp, dfd, target, 0) == 0 ? 0 : -errno;
+	}
+	if (rc == 0) {
+		pub_have = 1;
+		pub_pid = pid;
+		pub_dev = st.st_dev;
+		pub_ino = st.st_ino;
+		memcpy(pub_path, path, sizeof(pub_path));
+		if (target != pub_base)
+			memcpy(pub_base, target, strlen(target) + 1);
+	}
 out:
 	if (fd >= 0)
 		close(fd);

@@ -1,7 +1,8 @@
 /* CPU sampling: per-thread SIGPROF sources on the thread's own CPU clock (perf task-clock; POSIX
  * thread-CPU timer fallback, forced with DEIATRACE_SAMPLER=timer), the handler, per-stack counters.
  * The handler is async-signal-safe only (no malloc, stdio or locks); sources never signal a sleeper
- * and never survive exec; setitimer is never used. Called by dt_lifecycle, dt_thread, dt_dlsafe. */
+ * and never survive exec; setitimer is never used. The handler also takes due checkpoints
+ * (dt_checkpoint). Called by dt_lifecycle, dt_thread, dt_dlsafe. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,6 @@
 #define SAMPLER_FD_HIGH_MIN 64
 #define SAMPLER_STACK_CAPACITY (64u * 1024u)
 #define SAMPLER_DRAIN_TIMEOUT_NS (2ull * NS_PER_S) /* waiting for in-flight handlers, at most */
-#define SAMPLER_ENV "DEIATRACE_SAMPLER" /* auto (default) | perf | timer: forces one source kind */
 
 enum source_state {
 	SRC_FREE = 0,
@@ -142,6 +142,8 @@ static void sigprof_handler(int sig, siginfo_t *si, void *uc) /* ctx: sigsafe */
 		atomic_fetch_add_explicit(&weight_total_ns, weight, memory_order_relaxed);
 		if (flags & DT_STACK_TRUNCATED)
 			atomic_fetch_add_explicit(&n_truncated, 1, memory_order_relaxed);
+		/* Still inside the guard: a checkpoint due now is written from here (dt_checkpoint). */
+		dt_checkpoint_tick_sigsafe();
 	}
 	pthread_setcancelstate(cancel_state, NULL);
 	dt_in_shim--;
@@ -340,8 +342,8 @@ void dt_sampler_exec_failed(int rearm) /* ctx: hook */
 
 static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
 {
-	const char *force = secure_getenv(SAMPLER_ENV);
-	if (force && strcmp(force, "timer") == 0)
+	int force = dt_config_get()->sampler; /* DEIATRACE_SAMPLER */
+	if (force == DT_CONFIG_SAMPLER_TIMER)
 		return DT_SAMPLER_POSIX_TIMER;
 	int fd = perf_open_sigsafe(gettid_sigsafe());
 	if (fd >= 0) {
@@ -349,7 +351,7 @@ static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
 		close(fd);
 		return DT_SAMPLER_PERF_TASK_CLOCK;
 	}
-	if (force && strcmp(force, "perf") == 0)
+	if (force == DT_CONFIG_SAMPLER_PERF)
 		return DT_SAMPLER_NONE;
 	return DT_SAMPLER_POSIX_TIMER;
 }

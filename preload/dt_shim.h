@@ -6,6 +6,8 @@
 #define DT_SHIM_H
 
 #include <stddef.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "dt_format.h"
@@ -19,10 +21,34 @@
  * malloc -> unwind -> malloc and SIGPROF -> unwind (libunwind's per-thread cache is not re-entrant). */
 extern DT_TLS __thread int dt_in_shim;
 
-/* ---- clocks and output (lifecycle) */
+/* ---- shared services (dt_core.c: interposes nothing, so unit tests link it) */
 uint64_t dt_now_ns(void);                 /* ctx: sigsafe; CLOCK_MONOTONIC */
 void dt_warn(const char *msg);            /* ctx: sigsafe; writes "deiatrace: msg\n" to fd 2 */
 int dt_shim_active(void);                 /* ctx: sigsafe; 1 between start and final write */
+enum dt_shim_state_kind {
+	DT_SHIM_OFF = 0,     /* never started (secure execution), or a process told not to follow */
+	DT_SHIM_ACTIVE = 1,  /* between the constructor and the final write */
+	DT_SHIM_WRITING = 2, /* the final write has begun (exit, _exit or a fatal signal): once only */
+	DT_SHIM_DONE = 3,
+};
+extern _Atomic int dt_shim_state; /* enum dt_shim_state_kind; written by dt_lifecycle only */
+
+/* ---- lifecycle entry points for the other modules (dt_lifecycle.c) */
+int dt_lifecycle_checkpoint_sigsafe(void); /* ctx: sigsafe; a DT_FLAG_CHECKPOINT trace */
+int dt_lifecycle_before_exec(void);       /* ctx: hook; the trace as it stands, before execve */
+void dt_lifecycle_fatal_sigsafe(int sig); /* ctx: sigsafe; a fatal signal: the final trace, once */
+
+/* ---- checkpoints (dt_checkpoint.c): taken by the SIGPROF handler when due. */
+int dt_checkpoint_start(uint32_t period_s); /* ctx: any; constructor and fork child */
+void dt_checkpoint_tick_sigsafe(void);      /* ctx: sigsafe; the SIGPROF handler */
+/* Lowest address this thread may use for the checkpoint's frames (its stack's end); 0: unknown. */
+extern DT_TLS __thread uintptr_t dt_thread_stack_floor;
+
+/* ---- fatal signals (dt_fatal.c): SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM, SIGINT. */
+void dt_fatal_install(void);              /* ctx: any; where the host has SIG_DFL, ours stands in */
+/* For the sigaction interposer: 1 if sig is one dt_fatal manages (the call was handled and *rc
+ * set), 0 to pass the call through. ctx: any */
+int dt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *old, int *rc);
 
 /* ---- the stack table: lock-free, mmap'd, fixed capacity, shared by CPU samples and allocations.
  * Interning returns a stable id; DT_STACK_NONE when the table is full (the caller counts a loss). */
@@ -64,7 +90,9 @@ struct dt_config {
 	uint32_t checkpoint_s;   /* DEIATRACE_CHECKPOINT_S, default 5, 0 = off */
 	int follow;              /* DEIATRACE_FOLLOW, default 1 */
 	char output[1024];       /* DEIATRACE_OUTPUT pattern, default "deiatrace.%n.%p.bin" */
+	int sampler;             /* DEIATRACE_SAMPLER: enum dt_config_sampler, default auto */
 };
+enum dt_config_sampler { DT_CONFIG_SAMPLER_AUTO = 0, DT_CONFIG_SAMPLER_PERF = 1, DT_CONFIG_SAMPLER_TIMER = 2 };
 const struct dt_config *dt_config_get(void); /* ctx: sigsafe after dt_config_load */
 void dt_config_load(void);                    /* ctx: any, once from the constructor */
 /* The i-th option of the table (for docs and tests); -1 past the end. ctx: any */
@@ -103,6 +131,7 @@ void dt_stack_emit(struct dt_tracebuf *b);                   /* ctx: any; DT_SEC
 uint32_t dt_stack_capacity(void);        /* ctx: sigsafe; 0 before dt_stack_table_init */
 int dt_unwind_init(int fd_floor);        /* ctx: any; caching policy + warm-up, before sampling */
 uint64_t dt_unwind_failures(void);       /* ctx: any */
+void dt_unwind_reset_counts(void);       /* ctx: any; fork child: counts start from zero */
 int dt_unwind_busy_sigsafe(void);        /* ctx: sigsafe; 1 while this thread is inside libunwind */
 /* Address libunwind is looking up while this thread unwinds in the SIGPROF handler, else 0. */
 extern DT_TLS __thread uintptr_t dt_unwind_sig_lookup_pc;
@@ -122,9 +151,27 @@ uint32_t dt_modules_count(void);               /* ctx: any; objects listed so fa
 int dt_calls_active(void);                   /* ctx: any; 1 once any instrumented function ran */
 void dt_calls_emit(struct dt_tracebuf *b);   /* ctx: any; DT_SEC_CALLS */
 
+/* ---- named regions (dt_regions.c): the exported dt_region_push/pop of include/deiatrace.h. */
+int dt_regions_active(void);                 /* ctx: any; 1 once any region began */
+void dt_regions_emit(struct dt_tracebuf *b); /* ctx: any; DT_SEC_REGIONS */
+/* Allocation calls and requested bytes made so far by the calling thread, for regions to sample at
+ * begin and end. Provided by the malloc hooks; regions reference it weakly and record no allocation
+ * figures while it is absent. ctx: hook (no locks, no allocation) */
+void dt_malloc_thread_counts(uint64_t *calls, uint64_t *bytes);
+
 /* ---- memory tracking (malloc hooks). Emits DT_SEC_ALLOC and fills the heap fields of meta. */
 int dt_malloc_enabled(void);                                 /* ctx: any */
 void dt_malloc_fill_meta(uint64_t meta[DT_META_NFIELDS]);    /* ctx: any */
 void dt_malloc_emit(struct dt_tracebuf *b);                  /* ctx: any */
+/* Forget the parent's counts in a fork child (atfork child, single-threaded). Called through a weak
+ * reference: lifecycle skips it while dt_malloc does not define it. ctx: any */
+void dt_malloc_atfork_child(void);
+/* The host is about to create a thread: leave the single-thread fast path for good. Call it in the
+ * parent before the real pthread_create (the new thread then never sees the fast path). Without the
+ * call the hooks still notice the new thread at its first allocation (slower: a membarrier). ctx: any */
+void dt_malloc_host_thread_created(void);
+/* Code was unmapped (after the real dlclose returned): every cached allocation unwind goes stale.
+ * No lock, no allocation. ctx: any */
+void dt_ucache_code_changed(void);
 
 #endif

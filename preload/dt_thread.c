@@ -1,5 +1,6 @@
 /* Thread lifecycle: pthread_create arms each new thread's CPU source and disarms it on every exit
- * path (return, pthread_exit, cancel); the exec family disarms the caller before its image goes.
+ * path (return, pthread_exit, cancel); the exec family writes the trace so far and disarms the caller
+ * before its image goes (if execve fails, the process carries on and its final trace replaces it).
  * Trampoline blocks come from an mmap'd slab with a lock-free freelist, never from malloc.
  * Called by the host; calls dt_sampler_thread_start/stop and dt_sampler_exec_*. */
 #define _GNU_SOURCE
@@ -14,12 +15,14 @@
 
 #define THREAD_SLAB_BLOCKS 1024u /* trampoline blocks in flight at once; beyond, one mmap each */
 #define THREAD_BLOCK_NONE UINT32_MAX
+#define THREAD_STACK_SLACK_BYTES (16u * 1024u) /* TLS and the guard may sit inside the size asked */
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 struct start_block {
 	void *(*fn)(void *);
 	void *arg;
+	size_t stack_bytes; /* the new thread's stack size, 0 when unknown */
 	uint32_t next;   /* freelist link (slab blocks only) */
 	uint32_t in_slab;
 };
@@ -101,6 +104,11 @@ static void *trampoline(void *p) /* ctx: any; first frame of every thread the ho
 	struct start_block *b = p;
 	void *(*fn)(void *) = b->fn;
 	void *arg = b->arg;
+	/* Our first frame is near the top of the stack: a checkpoint taken on this thread (dt_checkpoint)
+	 * needs to know how far down it may go. */
+	uintptr_t top = (uintptr_t)&fn;
+	if (b->stack_bytes && b->stack_bytes < top)
+		dt_thread_stack_floor = top - b->stack_bytes + THREAD_STACK_SLACK_BYTES;
 	block_put(b);
 	dt_sampler_thread_start();
 	if (atomic_load(&key_ok))
@@ -129,6 +137,18 @@ DT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 	}
 	b->fn = fn;
 	b->arg = arg;
+	b->stack_bytes = 0;
+	pthread_attr_t dflt;
+	size_t bytes = 0;
+	/* Neither call allocates: they copy fields of the attribute (or of glibc's default one). */
+	if (attr) {
+		if (pthread_attr_getstacksize(attr, &bytes) == 0)
+			b->stack_bytes = bytes;
+	} else if (pthread_getattr_default_np(&dflt) == 0) {
+		if (pthread_attr_getstacksize(&dflt, &bytes) == 0)
+			b->stack_bytes = bytes;
+		pthread_attr_destroy(&dflt);
+	}
 	int rc = real(t, attr, trampoline, b);
 	if (rc != 0)
 		block_put(b);
@@ -161,6 +181,7 @@ DT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) /
 	execve_fn real = (execve_fn)resolve_next(&real_execve, "execve");
 	if (!real)
 		return errno = ENOSYS, -1;
+	dt_lifecycle_before_exec();
 	int rearm = dt_sampler_exec_prepare();
 	int rc = real(path, argv, envp);
 	int err = errno;
@@ -174,6 +195,7 @@ DT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
 	execve_fn real = (execve_fn)resolve_next(&real_execvpe, "execvpe");
 	if (!real)
 		return errno = ENOSYS, -1;
+	dt_lifecycle_before_exec();
 	int rearm = dt_sampler_exec_prepare();
 	int rc = real(file, argv, envp);
 	int err = errno;
@@ -189,6 +211,7 @@ static int exec_v(_Atomic(void *) *slot, const char *name, const char *file, cha
 	execv_fn real = (execv_fn)resolve_next(slot, name);
 	if (!real)
 		return errno = ENOSYS, -1;
+	dt_lifecycle_before_exec();
 	int rearm = dt_sampler_exec_prepare();
 	int rc = real(file, argv);
 	int err = errno;
@@ -212,6 +235,7 @@ DT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) /* ctx: ho
 	fexecve_fn real = (fexecve_fn)resolve_next(&real_fexecve, "fexecve");
 	if (!real)
 		return errno = ENOSYS, -1;
+	dt_lifecycle_before_exec();
 	int rearm = dt_sampler_exec_prepare();
 	int rc = real(fd, argv, envp);
 	int err = errno;
@@ -225,6 +249,7 @@ DT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 	execveat_fn real = (execveat_fn)resolve_next(&real_execveat, "execveat");
 	if (!real)
 		return errno = ENOSYS, -1;
+	dt_lifecycle_before_exec();
 	int rearm = dt_sampler_exec_prepare();
 	int rc = real(dirfd, path, argv, envp, flags);
 	int err = errno;

@@ -28,6 +28,11 @@ static DT_TLS __thread int in_unwind;
 static _Atomic uint64_t unwind_failures;
 static _Atomic int unwind_ready;
 
+void dt_unwind_reset_counts(void) /* ctx: any; fork child */
+{
+	atomic_store_explicit(&unwind_failures, 0, memory_order_relaxed);
+}
+
 uint64_t dt_unwind_failures(void) /* ctx: any */
 {
 	return atomic_load_explicit(&unwind_failures, memory_order_relaxed);

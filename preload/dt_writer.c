@@ -13,6 +13,8 @@
 #pragma weak dt_malloc_emit
 #pragma weak dt_calls_active
 #pragma weak dt_calls_emit
+#pragma weak dt_regions_active
+#pragma weak dt_regions_emit
 
 static void emit_meta(struct dt_tracebuf *b, const uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
 {
@@ -62,6 +64,8 @@ int dt_writer_encode(struct dt_tracebuf *b, const uint64_t meta[DT_META_NFIELDS]
 		dt_malloc_emit(b);
 	if (dt_calls_active && dt_calls_emit && dt_calls_active())
 		dt_calls_emit(b);
+	if (dt_regions_active && dt_regions_emit && dt_regions_active())
+		dt_regions_emit(b);
 	dt_tracebuf_section_end(b, dt_tracebuf_section_begin(b, DT_SEC_END));
 	return b->failed ? -1 : 0;
 }

@@ -38,8 +38,9 @@ UNIT_ANALYZER_SRCS := $(wildcard tests/unit/check_analyzer_*.c)
 UNIT_PRELOAD_SRCS := $(wildcard tests/unit/check_preload_*.c)
 UNIT_TESTS := $(UNIT_ANALYZER_SRCS:tests/unit/%.c=$(B)/tests/unit/%) \
               $(UNIT_PRELOAD_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
-# Shim objects that interpose nothing and so can be linked into a plain test executable.
-PRELOAD_UNIT_OBJS ?= $(filter-out $(B)/preload/dt_malloc.o $(B)/preload/dt_lifecycle.o \
+# Shim objects that interpose nothing and so can be linked into a plain test executable (dt_fatal
+# calls into dt_lifecycle).
+PRELOAD_UNIT_OBJS ?= $(filter-out $(B)/preload/dt_malloc.o $(B)/preload/dt_lifecycle.o $(B)/preload/dt_fatal.o \
                        $(B)/preload/dt_thread.o $(B)/preload/dt_dlsafe.o $(B)/preload/dt_dlhooks.o $(B)/preload/dt_calls.o,$(PRELOAD_OBJS))
 
 $(B)/tests/unit/check_analyzer_%: tests/unit/check_analyzer_%.c $(ANALYZER_LIB)

@@ -1,7 +1,7 @@
 /* Unit tests for the shim's configuration table (dt_config), output naming and publishing
  * (dt_output), the trace buffer's section back-patching (dt_tracebuf), the writer's file layout
- * (dt_writer) and the module list (dt_modules). Linked with the non-interposing shim objects; the
- * lifecycle services (dt_warn & co.) are stubbed here, dt_warn recording what it was asked to print. */
+ * (dt_writer) and the module list (dt_modules). Linked with the non-interposing shim objects, the
+ * shared services of dt_core.o included: warnings are read back from fd 2. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
@@ -18,27 +18,49 @@
 
 #include "dt_shim.h"
 
-/* ---------------------------------------------------------------- stubs for dt_lifecycle.o */
+/* ---------------------------------------------------------------- warnings
+ * dt_warn (dt_core.o, linked as is) writes "deiatrace: ...\n" to fd 2: each test sends fd 2 to a
+ * fresh temporary file and reads the lines back. */
 
-DT_TLS __thread int dt_in_shim;
-static int warn_count;
-static char warn_last[2048];
+static int warn_fd = -1;
+static char warn_last_buf[2048];
 
-void dt_warn(const char *msg)
+static void warn_reset(void)
 {
-	warn_count++;
-	snprintf(warn_last, sizeof(warn_last), "%s", msg);
+	char tmpl[] = "/tmp/dt-check-warn.XXXXXX";
+	int fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	unlink(tmpl);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	if (warn_fd >= 0)
+		close(warn_fd);
+	warn_fd = fd;
+	warn_last_buf[0] = '\0';
 }
 
-uint64_t dt_now_ns(void)
+/* The lines written to fd 2 since warn_reset; warn_last_buf gets the last one, prefix stripped. */
+static int warn_lines(void)
 {
-	return 0;
+	static char all[1 << 16];
+	static const char prefix[] = "deiatrace: ";
+	int n = 0;
+	ssize_t len = pread(warn_fd, all, sizeof(all) - 1, 0);
+	if (len <= 0)
+		return 0;
+	all[len] = '\0';
+	for (char *line = all, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		n++;
+		const char *text = strncmp(line, prefix, sizeof(prefix) - 1) == 0 ? line + sizeof(prefix) - 1 : line;
+		size_t tn = strnlen(text, sizeof(warn_last_buf) - 1);
+		memcpy(warn_last_buf, text, tn);
+		warn_last_buf[tn] = '\0';
+	}
+	return n;
 }
 
-int dt_shim_active(void)
-{
-	return 1;
-}
+#define warn_count (warn_lines())
+#define warn_last (warn_lines(), warn_last_buf)
 
 /* ---------------------------------------------------------------- a counting malloc
  * The shim's writer path must never reach malloc (the malloc hooks may be what it is reporting on):
@@ -81,8 +103,7 @@ static void clear_env(void)
 	const char *name, *def, *help;
 	for (size_t i = 0; dt_config_describe(i, &name, &def, &help) == 0; i++)
 		unsetenv(name);
-	warn_count = 0;
-	warn_last[0] = '\0';
+	warn_reset();
 }
 
 static const struct dt_config *load_with(const char *name, const char *value)
@@ -168,7 +189,7 @@ START_TEST(every_option_is_documented)
 		ck_assert_msg(def && *def, "option %s has no default", name);
 		ck_assert_msg(help && strlen(help) > 10, "option %s has no help text", name);
 	}
-	ck_assert_uint_eq(i, 6);
+	ck_assert_uint_eq(i, 7);
 }
 END_TEST
 
@@ -408,6 +429,43 @@ END_TEST
 
 /* ---------------------------------------------------------------- publishing */
 
+/* The same process publishing the same name again (a checkpoint, then the final trace) replaces its
+ * own file; a file it did not create there is never replaced. */
+START_TEST(publish_replaces_only_its_own)
+{
+	uint8_t got[64];
+	char names[4096];
+	struct dt_tracebuf b = {0}, b2 = {0};
+	enter_tmpdir();
+	load_with("DEIATRACE_OUTPUT", "t-%n-%p.bin");
+	dt_tracebuf_put_bytes(&b, "checkpoint", 10);
+	dt_tracebuf_put_bytes(&b2, "final", 5);
+	ck_assert_int_eq(dt_output_publish(&b, 90, "prog"), 0);
+	ck_assert_int_eq(dt_output_publish(&b2, 90, "prog"), 0);
+	ck_assert_uint_eq(read_file("t-prog-90.bin", got, sizeof(got)), 5);
+	ck_assert_int_eq(memcmp(got, "final", 5), 0);
+	ck_assert_int_eq(warn_count, 0);
+	/* Someone replaces our file: theirs stays, we warn. */
+	ck_assert_int_eq(unlink("t-prog-90.bin"), 0);
+	int fd = open("t-prog-90.bin", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "theirs", 6), 6);
+	close(fd);
+	ck_assert_int_eq(dt_output_publish(&b, 90, "prog"), -EEXIST);
+	ck_assert_uint_eq(read_file("t-prog-90.bin", got, sizeof(got)), 6);
+	ck_assert_int_eq(memcmp(got, "theirs", 6), 0);
+	ck_assert_int_eq(warn_count, 1);
+	/* A symlink at the name is not followed, not replaced. */
+	ck_assert_int_eq(symlink("target-never-made", "t-prog-91.bin"), 0);
+	ck_assert_int_eq(dt_output_publish(&b, 91, "prog"), -EEXIST);
+	ck_assert_int_eq(access("target-never-made", F_OK), -1);
+	list_dir(".", names, sizeof(names));
+	ck_assert_str_eq(names, "t-prog-90.bin t-prog-91.bin"); /* no temporary file left */
+	dt_tracebuf_free(&b);
+	dt_tracebuf_free(&b2);
+}
+END_TEST
+
 START_TEST(publish_writes_and_never_overwrites)
 {
 	char names[4096];
@@ -425,7 +483,9 @@ START_TEST(publish_writes_and_never_overwrites)
 
 	struct dt_tracebuf b2 = {0};
 	dt_tracebuf_put_bytes(&b2, "second", 6);
-	ck_assert_int_eq(dt_output_publish(&b2, 77, "prog"), -EEXIST);
+	/* Another process's trace under the same name (a fixed DEIATRACE_OUTPUT): never replaced. */
+	load_with("DEIATRACE_OUTPUT", "t-prog-77.bin");
+	ck_assert_int_eq(dt_output_publish(&b2, 78, "prog"), -EEXIST);
 	ck_assert_int_eq(warn_count, 1);
 	ck_assert_msg(strncmp(warn_last, "cannot write trace t-prog-77.bin: ", 34) == 0, "%s", warn_last);
 	ck_assert_uint_eq(read_file("t-prog-77.bin", got, sizeof(got)), 5);
@@ -610,14 +670,14 @@ START_TEST(writer_path_never_mallocs)
 	uint64_t meta[DT_META_NFIELDS] = {0};
 	struct dt_tracebuf b = {0};
 	enter_tmpdir();
-	load_with("DEIATRACE_OUTPUT", "sub/t.%p");
+	load_with("DEIATRACE_OUTPUT", "sub/t.bin"); /* one name for pids 1 and 2: the second fails */
 	ck_assert_int_eq(mkdir("sub", 0700), 0);
 	ck_assert_int_eq(dt_output_init(), 0);
 	counting = 1;
 	dt_modules_snapshot();
 	int rc = dt_writer_encode(&b, meta, &proc, 0);
 	int rc_pub = dt_output_publish(&b, 1, "prog");
-	int rc_again = dt_output_publish(&b, 1, "prog"); /* the failure path and its warning too */
+	int rc_again = dt_output_publish(&b, 2, "prog"); /* the failure path and its warning too */
 	counting = 0;
 	ck_assert_int_eq(rc, 0);
 	ck_assert_int_eq(rc_pub, 0);
@@ -654,6 +714,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, expand_patterns, 0, sizeof(expand_cases) / sizeof(expand_cases[0]));
 	tcase_add_test(tc, expand_limits);
 	tcase_add_test(tc, publish_writes_and_never_overwrites);
+	tcase_add_test(tc, publish_replaces_only_its_own);
 	tcase_add_test(tc, publish_failures_leave_nothing);
 	tcase_add_test(tc, publish_resolves_against_start_dir);
 	tcase_add_test(tc, publish_reports_encoding_failure);
