@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
@@ -110,6 +111,17 @@ static void *trampoline(void *p) /* ctx: any; first frame of every thread the ho
 	if (b->stack_bytes && b->stack_bytes < top)
 		dt_thread_stack_floor = top - b->stack_bytes + THREAD_STACK_SLACK_BYTES;
 	block_put(b);
+	/* Thread pools (liblzma, many servers) start workers with every signal blocked so that process
+	 * signals go to the main thread. SIGPROF from our per-thread CPU clock is meant for this thread
+	 * only and our handler is invisible to the host, so let it through; otherwise such threads are
+	 * never sampled (xz -T2 showed 0.02 of 0.7 CPU s). The host can block it again at any time. */
+	if (dt_sampler_owns_sigprof()) {
+		sigset_t cur, prof;
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGPROF) == 1)
+			pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+	}
 	dt_sampler_thread_start();
 	if (atomic_load(&key_ok))
 		pthread_setspecific(exit_key, (void *)1);
