@@ -99,6 +99,7 @@ all: $(SHIM) $(ANALYZER) $(FRONTEND)
 # ---------------------------------------------------------------- tests
 include tests/tests.mk
 include tests/fuzz/fuzz.mk
+include tests/real/real.mk
 include bench/bench.mk
 
 deps:

@@ -6,9 +6,11 @@ set -eu
 
 build_pkgs="gcc g++ make pkgconf libunwind-dev uthash-dev check libdw-dev libelf-dev zlib1g-dev"
 test_pkgs="clang python3 valgrind binutils"
+# tests/real (make check-real, and make check through tests/integration/real_programs.sh)
+real_pkgs="coreutils bash perl git sqlite3 xz-utils mawk libpython3.11-testsuite"
 bench_pkgs="heaptrack google-perftools libgoogle-perftools-dev"
 
-want="$build_pkgs $test_pkgs"
+want="$build_pkgs $test_pkgs $real_pkgs"
 [ "${1:-}" = "--bench" ] && want="$want $bench_pkgs"
 
 missing=""
