@@ -3,7 +3,9 @@
 # profiler (when installed) on a pure malloc/free loop (1 thread, then 4 threads), a C++ std::map
 # workload and a python3 script. Per tool: median wall time and its ratio to untraced, ns added per
 # allocation (loops), peak RSS of the traced process, profile size, analysis time. Variants alternate
-# within each round so that drift on a shared machine hits them alike. Timings are never pass/fail.
+# within each round so that drift on a shared machine hits them alike. CPU time (user + sys of the
+# process and its children, e.g. heaptrack's interpreter) is reported next to wall time: on a machine
+# shared with other jobs it is the steadier of the two. Timings are never pass/fail.
 # Usage: bench/malloc_bench.sh BUILD_DIR     BENCH_ROUNDS=N (default 3), BENCH_TCMALLOC=1 adds tcmalloc
 set -u
 
@@ -42,7 +44,20 @@ command -v heaptrack >/dev/null && TOOLS="$TOOLS heaptrack"
 
 now_ns() { date +%s%N; }
 
-# run TOOL OUTDIR CMD...: run CMD under TOOL; prints "wall_ns peak_rss_kb".
+# usage OUT CMD...: runs CMD, writes "peak_rss_kb cpu_ns" to OUT: wait4's rusage in microseconds (GNU
+# time prints centiseconds, too coarse for a 40 ms loop); it covers the descendants CMD waited for.
+usage()
+{
+	python3 -c 'import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+open(sys.argv[1], "w").write("%d %d\n" % (ru.ru_maxrss, round((ru.ru_utime + ru.ru_stime) * 1e9)))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xff)' "$@"
+}
+
+# run TOOL OUTDIR CMD...: run CMD under TOOL; prints "wall_ns peak_rss_kb cpu_ns".
 run()
 {
 	local tool=$1 out=$2
@@ -51,11 +66,11 @@ run()
 	local t0 t1
 	t0=$(now_ns)
 	case $tool in
-	untraced) /usr/bin/time -f %M -o "$out/rss" "$@" >/dev/null 2>&1 ;;
-	deiatrace) DEIATRACE_OUTPUT="$out/deiatrace.%n.%p.bin" /usr/bin/time -f %M -o "$out/rss" \
+	untraced) usage "$out/rss" "$@" >/dev/null 2>&1 ;;
+	deiatrace) DEIATRACE_OUTPUT="$out/deiatrace.%n.%p.bin" usage "$out/rss" \
 		env LD_PRELOAD="$SHIM" "$@" >/dev/null 2>&1 ;;
-	heaptrack) /usr/bin/time -f %M -o "$out/rss" heaptrack -o "$out/heaptrack" "$@" >/dev/null 2>&1 ;;
-	tcmalloc) HEAPPROFILE="$out/heap" /usr/bin/time -f %M -o "$out/rss" \
+	heaptrack) usage "$out/rss" heaptrack -o "$out/heaptrack" "$@" >/dev/null 2>&1 ;;
+	tcmalloc) HEAPPROFILE="$out/heap" usage "$out/rss" \
 		env LD_PRELOAD="$TCMALLOC" "$@" >/dev/null 2>&1 ;;
 	esac
 	t1=$(now_ns)
@@ -98,17 +113,21 @@ bench()
 			[ "$r" -eq "$ROUNDS" ] && analyze "$tool" "$W/$name.$tool" >"$W/$name.$tool.analysis"
 		done
 	done
-	local base
+	local base cbase
 	base=$(awk '{print $1}' "$W/$name.untraced.runs" | median)
-	printf '%-16s %-10s %9s %7s %12s %10s %11s %10s\n' workload tool wall_ms ratio ns_per_alloc peak_rss_MB profile_KB analysis_ms
+	cbase=$(awk '{print $3}' "$W/$name.untraced.runs" | median)
+	printf '%-16s %-10s %9s %7s %8s %7s %12s %10s %11s %10s\n' workload tool wall_ms ratio cpu_ms ratio \
+		cpu_ns/alloc peak_rss_MB profile_KB analysis_ms
 	for tool in $TOOLS; do
-		local wall rss prof ana
+		local wall cpu rss prof ana
 		wall=$(awk '{print $1}' "$W/$name.$tool.runs" | median)
 		rss=$(awk '{print $2}' "$W/$name.$tool.runs" | median)
+		cpu=$(awk '{print $3}' "$W/$name.$tool.runs" | median)
 		read -r prof ana <"$W/$name.$tool.analysis" 2>/dev/null || { prof=-; ana=-; }
-		awk -v n="$name" -v t="$tool" -v w="$wall" -v b="$base" -v a="$allocs" -v r="$rss" -v p="$prof" -v s="$ana" 'BEGIN {
-			printf "%-16s %-10s %9.1f %6.2fx %12s %10.1f %11s %10s\n", n, t, w / 1e6, w / b,
-			       (a > 0 ? sprintf("%.1f", (w - b) / a) : "-"), r / 1024,
+		awk -v n="$name" -v t="$tool" -v w="$wall" -v b="$base" -v c="$cpu" -v cb="$cbase" -v a="$allocs" \
+			-v r="$rss" -v p="$prof" -v s="$ana" 'BEGIN {
+			printf "%-16s %-10s %9.1f %6.2fx %8.1f %6.2fx %12s %10.1f %11s %10s\n", n, t, w / 1e6, w / b,
+			       c / 1e6, (cb > 0 ? c / cb : 0), (a > 0 ? sprintf("%.1f", (c - cb) / a) : "-"), r / 1024,
 			       (p == "-" ? "-" : sprintf("%.0f", p / 1024)), (s == "-" ? "-" : sprintf("%.0f", s / 1e6)) }'
 	done
 	echo

@@ -13,6 +13,7 @@ struct dt_caller {
 	uint64_t ret; /* return address into the function that called malloc: pc[0] of the stack */
 	uint64_t sp;  /* the caller's stack pointer after the call returns (its frame's SP) */
 	uint64_t rbp; /* the caller's rbp at the call (callee-saved, so unchanged by the call) */
+	uint64_t leaf; /* 0, or an exact pc recorded below ret (the shim's realloc: marks a resize) */
 };
 /* Only rsp and rbp are captured: on x86-64 the CFI compilers emit never computes a CFA from another
  * register at a call site (see dt_alloc_unwind.c). */
@@ -24,6 +25,7 @@ struct dt_caller {
 		(c).ret = fp_[1];                                                \
 		(c).sp = (uint64_t)(uintptr_t)(fp_ + 2);                         \
 		(c).rbp = fp_[0];                                                \
+		(c).leaf = 0;                                                    \
 	} while (0)
 
 /* ---- the cached exact unwinder (dt_alloc_unwind.c): a per-thread cache of recent unwinds, keyed by
@@ -49,6 +51,7 @@ struct dt_uc_slot {
 struct dt_uc_entry {
 	uint64_t gen; /* code generation the entry was filled in; 0 = empty */
 	uint64_t ret, sp, rbp;
+	uint64_t leaf; /* part of the key: a realloc and a malloc may share ret and sp (tail calls) */
 	uint32_t stack;
 	uint32_t nslots;
 	int32_t max_depth;
@@ -76,14 +79,15 @@ uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, cons
 #define DT_UC_COUNT(c, field) __atomic_store_n(&(c)->stats.field, (c)->stats.field + 1, __ATOMIC_RELAXED)
 
 /* Stack id (dt_stack_intern_sigsafe) of the caller's full stack; DT_STACK_NONE when the table is full.
- * pc[0] is who->ret; max_depth in 1..DT_MAX_STACK_DEPTH. ctx: hook (a miss may take the loader lock) */
+ * pc[0] is who->ret, or who->leaf (flagged DT_STACK_LEAF_EXACT) with who->ret as pc[1] when leaf is
+ * set; at most max(max_depth, 2) frames; max_depth in 1..DT_MAX_STACK_DEPTH. ctx: hook (a miss may take the loader lock) */
 static inline uint32_t dt_alloc_stack_id(struct dt_ucache *c, const struct dt_caller *who, int max_depth)
 {
 	uint64_t gen = __atomic_load_n((uint64_t *)&dt_uc_code_gen, __ATOMIC_RELAXED);
-	uint64_t h = (who->ret ^ (who->sp >> 3)) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = (who->ret ^ (who->sp >> 3) ^ who->leaf) * 0x9e3779b97f4a7c15ull;
 	struct dt_uc_entry *e = &c->e[h >> (64 - DT_UC_ENTRIES_LOG2)];
-	if (e->gen == gen && e->ret == who->ret && e->sp == who->sp && (e->rbp == who->rbp || !e->rbp_needed) &&
-	    e->max_depth == max_depth) {
+	if (e->gen == gen && e->ret == who->ret && e->sp == who->sp && e->leaf == who->leaf &&
+	    (e->rbp == who->rbp || !e->rbp_needed) && e->max_depth == max_depth) {
 		/* Same start registers and the same contents in every slot the walk read, compared in the
 		 * walk's order: libunwind would compute the same frames. Each slot is read only after all
 		 * the slots before it matched, so it is exactly the address the walk itself would read. */

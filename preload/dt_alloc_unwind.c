@@ -53,6 +53,10 @@ void dt_ucache_stats(const struct dt_ucache *c, struct dt_ucache_stats *out) /* 
 	out->unwind_failures = __atomic_load_n(&c->stats.unwind_failures, __ATOMIC_RELAXED);
 }
 
+/* Relaxed is enough: a hit compares the generation it loaded at its start, and the dlclose that calls
+ * this (after the real dlclose returned) is ordered with any later dlopen of code at the same address
+ * by the loader's lock, which the thread running that new code went through. No allocation, no lock:
+ * callable from any context, the dlclose wrapper included. */
 void dt_ucache_code_changed(void) /* ctx: any */
 {
 	atomic_fetch_add_explicit(&dt_uc_code_gen, 1, memory_order_relaxed);
@@ -100,6 +104,24 @@ static void uc_depends_on(struct uc_rec *r, const unw_save_loc_t *loc, int is_rb
 	uc_append(r, a);
 }
 
+/* The exact leaf below the caller (who->leaf, e.g. the shim's realloc), when there is one: written to
+ * pcs[0] and flagged; returns how many frames it took (0 or 1). ctx: hook */
+static int uc_lead(const struct dt_caller *who, uint64_t *pcs, uint32_t *flags) /* ctx: hook */
+{
+	if (!who->leaf)
+		return 0;
+	pcs[0] = who->leaf;
+	*flags |= DT_STACK_LEAF_EXACT;
+	return 1;
+}
+
+/* Frames the caller's part of the stack may take: the leaf counts against max_depth, but the call
+ * site is always kept, so such a stack has at most max(max_depth, 2) <= DT_MAX_STACK_DEPTH frames. */
+static int uc_cap(int lead, int max_depth) /* ctx: hook */
+{
+	return lead && max_depth > 1 ? max_depth - lead : max_depth;
+}
+
 static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt_uc_entry *e,
                                                   const struct dt_caller *who, int max_depth,
                                                   uint64_t gen) /* ctx: hook */
@@ -111,6 +133,8 @@ static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt
 	int n = 0;
 	unw_word_t ip, sp, rbp;
 	unw_save_loc_t rbp_loc, loc;
+	int lead = uc_lead(who, pcs, &flags);
+	int cap = uc_cap(lead, max_depth);
 
 	struct uc_rec r = {.e = e, .own_hi = who->sp, .ok = 1};
 	r.own_lo = (uint64_t)(uintptr_t)&ctx;
@@ -136,6 +160,7 @@ static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt
 	if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip != who->ret)
 		goto fail;
 
+	n = lead;
 	for (;;) {
 		pcs[n++] = ip;
 		if (unw_get_reg(&cur, UNW_X86_64_RBP, &rbp) != 0 ||
@@ -170,7 +195,7 @@ static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt
 			r.ok = 0; /* a return address must come from a slot we can re-check */
 		if (step == 0 || unw_get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
-		if (n >= max_depth) {
+		if (n - lead >= cap) {
 			flags |= DT_STACK_TRUNCATED;
 			break;
 		}
@@ -184,6 +209,7 @@ static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt
 	e->ret = who->ret;
 	e->sp = who->sp;
 	e->rbp = who->rbp;
+	e->leaf = who->leaf;
 	e->max_depth = max_depth;
 	e->stack = id;
 	e->gen = gen;
@@ -192,8 +218,8 @@ static __attribute__((noinline)) uint32_t uc_walk(struct dt_ucache *c, struct dt
 fail:
 	/* The caller's frame could not be reached: keep what is certain, the call site. */
 	DT_UC_COUNT(c, unwind_failures);
-	pcs[0] = who->ret;
-	return dt_stack_intern_sigsafe(pcs, 1, DT_STACK_TRUNCATED);
+	pcs[lead] = who->ret;
+	return dt_stack_intern_sigsafe(pcs, (uint32_t)lead + 1, flags | DT_STACK_TRUNCATED);
 }
 
 /* The stack without recording: unw_backtrace's own per-pc frame cache makes it cheap once warm,
@@ -212,16 +238,18 @@ static __attribute__((noinline)) uint32_t uc_fast(struct dt_ucache *c, struct dt
 		k++;
 	if (k >= got || k > UC_MAX_SKIP)
 		return uc_walk(c, e, who, max_depth, gen); /* not found: the recording walk knows better */
-	int n = got - k;
+	uint64_t pcs[DT_MAX_STACK_DEPTH];
 	uint32_t flags = 0;
-	if (n > max_depth) {
-		n = max_depth;
+	int lead = uc_lead(who, pcs, &flags);
+	int cap = uc_cap(lead, max_depth);
+	int n = got - k;
+	if (n > cap) {
+		n = cap;
 		flags |= DT_STACK_TRUNCATED;
 	}
-	uint64_t pcs[DT_MAX_STACK_DEPTH];
 	for (int i = 0; i < n; i++)
-		pcs[i] = (uint64_t)(uintptr_t)buf[k + i];
-	return dt_stack_intern_sigsafe(pcs, (uint32_t)n, flags);
+		pcs[lead + i] = (uint64_t)(uintptr_t)buf[k + i];
+	return dt_stack_intern_sigsafe(pcs, (uint32_t)(lead + n), flags);
 }
 
 uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, const struct dt_caller *who,

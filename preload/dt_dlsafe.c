@@ -104,6 +104,8 @@ DT_EXPORT int dlclose(void *handle) /* ctx: any */
 	 * unmapped; later ones drop their sample while the counter is raised. */
 	dt_sampler_loader_enter();
 	int rc = real(handle);
+	/* After, not before: an unwind cached in between could be re-filled from the old code. */
+	dt_ucache_code_changed();
 	dt_sampler_loader_leave();
 	return rc;
 }

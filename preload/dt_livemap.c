@@ -86,12 +86,12 @@ void dt_livemap_lock_all(void) /* ctx: any */
 {
 	struct dt_lm_stripe *stripes = atomic_load_explicit(&dt_lm_stripes, memory_order_acquire);
 	for (uint32_t i = 0; stripes && i < DT_LM_STRIPES; i++)
-		dt_lm_lock(&stripes[i]);
+		dt_lm_lock(&stripes[i], 0);
 }
 
 void dt_livemap_unlock_all(void) /* ctx: any */
 {
 	struct dt_lm_stripe *stripes = atomic_load_explicit(&dt_lm_stripes, memory_order_acquire);
 	for (uint32_t i = 0; stripes && i < DT_LM_STRIPES; i++)
-		dt_lm_unlock(&stripes[i]);
+		dt_lm_unlock(&stripes[i], 0);
 }

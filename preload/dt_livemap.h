@@ -1,6 +1,6 @@
 /* The live-block map: every tracked heap block, pointer -> (stack id, requested bytes), so that a
- * free on any thread finds what it releases. Striped: one spinlock per stripe (skipped while the
- * process has one thread), each stripe a linear-probing table in mmap'd memory. The insert/remove
+ * free on any thread finds what it releases. Striped: one spinlock per stripe (skipped when the caller
+ * says it is alone), each stripe a linear-probing table in mmap'd memory. The insert/remove
  * fast paths are inline (they run on every malloc and free); growth and set-up live in dt_livemap.c.
  * Never calls malloc. ctx: hook for insert/remove. */
 #ifndef DT_LIVEMAP_H
@@ -10,7 +10,6 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/single_threaded.h>
 
 #define DT_LM_STRIPES_LOG2 10u /* 1024 stripes: 4 threads rarely meet on one */
 #define DT_LM_STRIPES (1u << DT_LM_STRIPES_LOG2)
@@ -57,12 +56,12 @@ static inline uint32_t dt_lm_home(uint64_t h, uint32_t mask) /* ctx: any; slot w
 	return (uint32_t)(h >> (64 - DT_LM_STRIPES_LOG2 - 32)) & mask;
 }
 
-/* With one thread in the process the stripe locks are skipped: glibc clears __libc_single_threaded
- * in pthread_create before a second thread exists, so the flag cannot change between our lock and
- * unlock, and a locked instruction costs about 20 ns on this class of VM. */
-static inline void dt_lm_lock(struct dt_lm_stripe *s) /* ctx: hook */
+/* `solo`: the caller is the only thread that can touch the map until it is done (dt_malloc's solo
+ * gate), so the stripe lock is skipped: a locked instruction costs about 20 ns on this class of VM.
+ * The caller passes the same value to the matching unlock. */
+static inline void dt_lm_lock(struct dt_lm_stripe *s, int solo) /* ctx: hook */
 {
-	if (__libc_single_threaded)
+	if (solo)
 		return;
 	uint32_t spins = 0;
 	/* Acquire pairs with the release in dt_lm_unlock: the table is seen as the last holder left it. */
@@ -80,16 +79,16 @@ static inline void dt_lm_lock(struct dt_lm_stripe *s) /* ctx: hook */
 	}
 }
 
-static inline void dt_lm_unlock(struct dt_lm_stripe *s) /* ctx: hook */
+static inline void dt_lm_unlock(struct dt_lm_stripe *s, int solo) /* ctx: hook */
 {
-	if (__libc_single_threaded)
+	if (solo)
 		return;
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
 /* 0 inserted; 1 replaced a stale entry for the same pointer (its old value in *stale); -ENOMEM. */
 static inline int dt_livemap_insert(uintptr_t ptr, uint64_t size_bytes, uint32_t stack,
-                                    struct dt_live_block *stale) /* ctx: hook */
+                                    struct dt_live_block *stale, int solo) /* ctx: hook */
 {
 	struct dt_lm_stripe *stripes = atomic_load_explicit(&dt_lm_stripes, memory_order_acquire);
 	if (__builtin_expect(!stripes || ptr == 0, 0))
@@ -97,7 +96,7 @@ static inline int dt_livemap_insert(uintptr_t ptr, uint64_t size_bytes, uint32_t
 	uint64_t h = dt_lm_hash(ptr);
 	struct dt_lm_stripe *s = &stripes[h >> (64 - DT_LM_STRIPES_LOG2)];
 	int rc = 0;
-	dt_lm_lock(s);
+	dt_lm_lock(s, solo);
 	/* Keep the load factor at most 1/2: linear probing stays short. */
 	if (__builtin_expect((uint64_t)(s->count + 1) * 2 > (uint64_t)s->mask + 1, 0) &&
 	    dt_livemap_grow_locked(s) != 0) {
@@ -121,12 +120,12 @@ static inline int dt_livemap_insert(uintptr_t ptr, uint64_t size_bytes, uint32_t
 	t[i].size_bytes = size_bytes;
 	t[i].stack = stack;
 out:
-	dt_lm_unlock(s);
+	dt_lm_unlock(s, solo);
 	return rc;
 }
 
 /* 1 and *out when ptr was tracked (its entry is gone), 0 otherwise. */
-static inline int dt_livemap_remove(uintptr_t ptr, struct dt_live_block *out) /* ctx: hook */
+static inline int dt_livemap_remove(uintptr_t ptr, struct dt_live_block *out, int solo) /* ctx: hook */
 {
 	struct dt_lm_stripe *stripes = atomic_load_explicit(&dt_lm_stripes, memory_order_acquire);
 	if (__builtin_expect(!stripes || ptr == 0, 0))
@@ -134,7 +133,7 @@ static inline int dt_livemap_remove(uintptr_t ptr, struct dt_live_block *out) /*
 	uint64_t h = dt_lm_hash(ptr);
 	struct dt_lm_stripe *s = &stripes[h >> (64 - DT_LM_STRIPES_LOG2)];
 	int found = 0;
-	dt_lm_lock(s);
+	dt_lm_lock(s, solo);
 	uint32_t mask = s->mask;
 	struct dt_lm_entry *t = s->tab;
 	uint32_t i = dt_lm_home(h, mask);
@@ -160,7 +159,7 @@ static inline int dt_livemap_remove(uintptr_t ptr, struct dt_live_block *out) /*
 		}
 		t[i].key = 0;
 	}
-	dt_lm_unlock(s);
+	dt_lm_unlock(s, solo);
 	return found;
 }
 

@@ -11,8 +11,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/single_threaded.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "dt_alloc.h"
@@ -26,6 +28,7 @@
 #define CELLS_PER_PAGE (1u << CELLS_PER_PAGE_LOG2)
 #define ARENA_CHUNK_BYTES (1u << 20) /* thread states and counter pages are carved from these */
 #define ARENA_ALIGN_BYTES 64u
+#define SOLO_SPINS_BEFORE_YIELD 128u /* waiting for the solo owner to leave its pass, then sched_yield */
 
 /* ------------------------------------------------------------------ the real allocator */
 struct real_fns {
@@ -317,6 +320,118 @@ static inline struct mcell *cell_of(struct mthread *mt, uint32_t stack) /* ctx: 
 	return &p[stack & (CELLS_PER_PAGE - 1)];
 }
 
+/* ------------------------------------------------------------------ the solo gate
+ * While one thread uses the books (live map, heap counters), it skips the stripe locks and locked
+ * adds. glibc's __libc_single_threaded cannot tell us that: the shim's own threads (the checkpoint
+ * thread) clear it for good. So the solo owner is the first thread to pass the gate, and the process
+ * leaves solo mode for good (solo_go_multi) when
+ *   - the host creates a thread: dt_malloc_host_thread_created, called by the pthread_create
+ *     wrapper in the parent before the real pthread_create (the new thread starts after it), or
+ *   - any other thread reaches the gate (a thread created behind the wrapper's back: glibc's own
+ *     timer/AIO helpers call its internal pthread_create; or a shim thread that allocates).
+ * The second case races with the owner, which may be in the middle of a lock-free pass. It is an
+ * asymmetric Dekker handshake (as userspace RCU does it):
+ *   owner:    store busy = 1; compiler barrier; load multi    -> 1: leave busy, take the locked path
+ *   switcher: store multi = 1; membarrier(PRIVATE_EXPEDITED); wait until busy == 0 (acquire)
+ * membarrier runs a full barrier on every thread of the process that is running, so either the
+ * owner's busy store is visible to the switcher's wait, or the owner's multi load sees 1. The owner
+ * clears busy with a release store, so the switcher (and everyone who later reads `settled` with
+ * acquire) sees the map as the last solo pass left it. The owner pays two plain stores and a load.
+ * Where membarrier cannot be registered, solo mode is __libc_single_threaded, as before: with one
+ * thread there is nobody to race with, and only this thread can create the second one. */
+static _Atomic int solo_multi;   /* 1: the gate is closed for good (written once, by the switcher) */
+static _Atomic int solo_settled; /* 1: solo_multi is set and the owner has left its last solo pass */
+static _Atomic int solo_claimed; /* 1 once a thread owns the solo mode */
+static _Atomic int solo_busy;    /* the owner is inside a solo pass */
+static int solo_barrier_ok;      /* membarrier(PRIVATE_EXPEDITED) registered; set before M_READY */
+static DT_TLS __thread int tls_solo_owner;
+
+static long solo_membarrier(int cmd) /* ctx: any; errno preserved */
+{
+	int saved_errno = errno;
+	long rc = syscall(SYS_membarrier, cmd, 0, 0);
+	errno = saved_errno;
+	return rc;
+}
+
+/* Close the solo gate and wait until the owner is out of its pass. ctx: any (not inside a pass) */
+static __attribute__((noinline)) void solo_go_multi(void)
+{
+	if (atomic_load_explicit(&solo_settled, memory_order_acquire))
+		return;
+	if (atomic_exchange_explicit(&solo_multi, 1, memory_order_seq_cst) == 0) {
+		if (!tls_solo_owner && atomic_load_explicit(&solo_claimed, memory_order_seq_cst)) {
+			solo_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+			uint32_t spins = 0;
+			/* Acquire pairs with solo_leave's release: the owner's last pass is visible. */
+			while (atomic_load_explicit(&solo_busy, memory_order_acquire)) {
+				if (++spins >= SOLO_SPINS_BEFORE_YIELD) {
+					spins = 0;
+					int saved_errno = errno;
+					sched_yield();
+					errno = saved_errno;
+				}
+			}
+		}
+		atomic_store_explicit(&solo_settled, 1, memory_order_release);
+		return;
+	}
+	/* Another thread is switching: it is done when the owner is out. */
+	while (!atomic_load_explicit(&solo_settled, memory_order_acquire)) {
+		int saved_errno = errno;
+		sched_yield();
+		errno = saved_errno;
+	}
+}
+
+static inline int solo_enter(void);
+
+static __attribute__((noinline)) int solo_enter_slow(void) /* ctx: hook */
+{
+	if (!solo_barrier_ok)
+		return __libc_single_threaded;
+	int expect = 0;
+	if (atomic_compare_exchange_strong_explicit(&solo_claimed, &expect, 1, memory_order_seq_cst,
+	                                            memory_order_relaxed)) {
+		tls_solo_owner = 1;
+		return solo_enter();
+	}
+	solo_go_multi();
+	return 0;
+}
+
+/* 1: this thread is alone in the books until solo_leave(1); 0: take the locked paths. ctx: hook */
+static inline int solo_enter(void)
+{
+	if (__builtin_expect(tls_solo_owner, 1)) {
+		atomic_store_explicit(&solo_busy, 1, memory_order_relaxed);
+		/* The store must not sink below the load in our own code; the CPU's store->load
+		 * reordering is what the switcher's membarrier covers. */
+		atomic_signal_fence(memory_order_seq_cst);
+		if (__builtin_expect(!atomic_load_explicit(&solo_multi, memory_order_relaxed), 1))
+			return 1;
+		atomic_store_explicit(&solo_busy, 0, memory_order_release);
+		return 0;
+	}
+	if (atomic_load_explicit(&solo_settled, memory_order_acquire))
+		return 0;
+	return solo_enter_slow();
+}
+
+static inline void solo_leave(int solo) /* ctx: hook */
+{
+	if (solo)
+		atomic_store_explicit(&solo_busy, 0, memory_order_release);
+}
+
+/* The host is about to create a thread. Called in the parent before the real pthread_create: the
+ * switch is complete when this returns (settled, release), and pthread_create orders it before
+ * anything the new thread does, so the new thread never sees solo mode. ctx: any */
+void dt_malloc_host_thread_created(void)
+{
+	solo_go_multi();
+}
+
 /* Peak-live per stack without snapshotting every stack at every new heap peak: the heap peak value
  * is the epoch (it only grows, so it names one peak). A cell about to change while its tag is an
  * older peak first saves its live bytes: that value is what it held when the current peak was set.
@@ -341,11 +456,11 @@ static __attribute__((noinline)) void peak_stamp_now(void) /* ctx: hook */
 	atomic_store_explicit(&heap_peak_ns, dt_now_ns(), memory_order_relaxed);
 }
 
-static inline void heap_grow(uint64_t n) /* ctx: hook */
+static inline void heap_grow(uint64_t n, int solo) /* ctx: hook */
 {
-	if (__libc_single_threaded) {
-		/* One thread (glibc clears the flag in pthread_create before a second one exists): plain
-		 * loads and stores, no locked instruction (about 20 ns each here). */
+	if (solo) {
+		/* Alone in the books (solo gate): plain loads and stores, no locked instruction (about
+		 * 20 ns each here). */
 		int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) + (int64_t)n;
 		atomic_store_explicit(&heap_live_bytes, live, memory_order_relaxed);
 		if (live > 0 && (uint64_t)live > atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed)) {
@@ -370,9 +485,9 @@ static inline void heap_grow(uint64_t n) /* ctx: hook */
 		peak_stamp_now();
 }
 
-static inline void heap_shrink(uint64_t n) /* ctx: hook */
+static inline void heap_shrink(uint64_t n, int solo) /* ctx: hook */
 {
-	if (__libc_single_threaded)
+	if (solo)
 		atomic_store_explicit(&heap_live_bytes,
 		                      atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) - (int64_t)n,
 		                      memory_order_relaxed);
@@ -382,13 +497,15 @@ static inline void heap_shrink(uint64_t n) /* ctx: hook */
 		peak_stamp_now();
 }
 
-/* The block at p (n bytes requested by `who`'s stack) now exists. ctx: hook, dt_in_shim set */
+/* The block at p (n bytes requested by `who`'s stack) now exists. ctx: hook */
 static inline void account_alloc(struct mthread *mt, void *p, uint64_t n, const struct dt_caller *who)
 {
 	uint32_t stack = dt_alloc_stack_id(mt->ucache, who, max_depth);
 	struct dt_live_block stale;
-	int rc = dt_livemap_insert((uintptr_t)p, n, stack, &stale);
+	int solo = solo_enter();
+	int rc = dt_livemap_insert((uintptr_t)p, n, stack, &stale, solo);
 	if (rc < 0) {
+		solo_leave(solo);
 		atomic_fetch_add_explicit(&blocks_dropped, 1, memory_order_relaxed);
 		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_LIVE_MAP_FULL, memory_order_relaxed);
 		return;
@@ -399,19 +516,20 @@ static inline void account_alloc(struct mthread *mt, void *p, uint64_t n, const 
 		OWNER_ADD(sc->frees, 1);
 		OWNER_ADD(sc->freed_bytes, (int64_t)stale.size_bytes);
 		cell_live_add(sc, -(int64_t)stale.size_bytes);
-		heap_shrink(stale.size_bytes);
+		heap_shrink(stale.size_bytes, solo);
 	}
 	struct mcell *c = cell_of(mt, stack);
 	OWNER_ADD(c->calls, 1);
 	OWNER_ADD(c->bytes, (int64_t)n);
 	cell_live_add(c, (int64_t)n);
-	heap_grow(n);
+	heap_grow(n, solo);
+	solo_leave(solo);
 }
 
-/* The block described by b was released (its map entry is already gone). ctx: hook, dt_in_shim set */
-static inline void account_free(struct mthread *mt, const struct dt_live_block *b)
+/* The block described by b was released (its map entry is already gone). ctx: hook, solo as given */
+static inline void account_free(struct mthread *mt, const struct dt_live_block *b, int solo)
 {
-	heap_shrink(b->size_bytes);
+	heap_shrink(b->size_bytes, solo);
 	if (!mt) {
 		atomic_fetch_add_explicit(&frees_unattributed, 1, memory_order_relaxed);
 		return;
@@ -424,14 +542,31 @@ static inline void account_free(struct mthread *mt, const struct dt_live_block *
 
 static void fork_prepare(void) /* ctx: any */
 {
+	/* The stripe locks stop locked passes only: a solo owner racing a fork from another thread
+	 * would leave the child a half-updated stripe. */
+	if (!tls_solo_owner)
+		solo_go_multi();
 	arena_lock_take();
 	dt_livemap_lock_all();
 }
 
-static void fork_after(void) /* ctx: any; parent and child */
+static void fork_after(void) /* ctx: any; parent */
 {
 	dt_livemap_unlock_all();
 	arena_lock_drop();
+}
+
+static void fork_child(void) /* ctx: any; the child, one thread */
+{
+	fork_after();
+	/* The child's one thread owns solo mode again; membarrier registration is per address space
+	 * and not inherited, so register anew (or fall back to __libc_single_threaded). */
+	solo_barrier_ok = solo_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+	tls_solo_owner = solo_barrier_ok;
+	atomic_store_explicit(&solo_busy, 0, memory_order_relaxed);
+	atomic_store_explicit(&solo_claimed, solo_barrier_ok, memory_order_relaxed);
+	atomic_store_explicit(&solo_settled, 0, memory_order_relaxed);
+	atomic_store_explicit(&solo_multi, 0, memory_order_release);
 }
 
 static __attribute__((noinline)) int malloc_init(void) /* ctx: hook; 1 when tracking is on */
@@ -460,7 +595,8 @@ static __attribute__((noinline)) int malloc_init(void) /* ctx: hook; 1 when trac
 		if (max_depth > (int)DT_MAX_STACK_DEPTH)
 			max_depth = DT_MAX_STACK_DEPTH;
 		init_ns = dt_now_ns();
-		pthread_atfork(fork_prepare, fork_after, fork_after);
+		solo_barrier_ok = solo_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+		pthread_atfork(fork_prepare, fork_after, fork_child);
 	} else {
 		dt_warn("memory tracking off: no memory for the live-block map");
 		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_MALLOC_OFF, memory_order_relaxed);
@@ -508,12 +644,28 @@ static inline void track_new(void *p, uint64_t n, const struct dt_caller *who) /
 /* Forget the block at p before it goes back to the allocator; 1 and *b when it was tracked. */
 static inline int track_take(void *p, struct dt_live_block *b) /* ctx: hook */
 {
-	return dt_livemap_remove((uintptr_t)p, b);
+	int solo = solo_enter();
+	int had = dt_livemap_remove((uintptr_t)p, b, solo);
+	solo_leave(solo);
+	return had;
 }
 
 static inline void track_released(const struct dt_live_block *b) /* ctx: hook */
 {
-	account_free(mt_get(), b);
+	struct mthread *mt = mt_get();
+	int solo = solo_enter();
+	account_free(mt, b, solo);
+	solo_leave(solo);
+}
+
+/* Put back a block a failed realloc left with its owner; 0, or -ENOMEM. ctx: hook */
+static inline int track_restore(void *p, const struct dt_live_block *b)
+{
+	struct dt_live_block stale;
+	int solo = solo_enter();
+	int rc = dt_livemap_insert((uintptr_t)p, b->size_bytes, b->stack, &stale, solo);
+	solo_leave(solo);
+	return rc < 0 ? rc : 0;
 }
 
 /* ------------------------------------------------------------------ the interposers */
@@ -531,11 +683,8 @@ static __attribute__((noinline)) void *do_realloc(void *p, size_t n, const struc
 	void *q = real.realloc(p, n);
 	if (!q && n != 0) {
 		/* Failed: p is untouched and still the caller's. Put it back as it was. */
-		if (had) {
-			struct dt_live_block stale;
-			if (dt_livemap_insert((uintptr_t)p, old.size_bytes, old.stack, &stale) < 0)
-				track_released(&old);
-		}
+		if (had && track_restore(p, &old) < 0)
+			track_released(&old);
 		return NULL;
 	}
 	/* Counted as a free of the old block and, when a block came back, an allocation of n bytes:
@@ -545,6 +694,15 @@ static __attribute__((noinline)) void *do_realloc(void *p, size_t n, const struc
 	track_new(q, n, who);
 	return q;
 }
+
+/* Hidden aliases of our exported realloc and reallocarray (defined below): their addresses, reached
+ * PC-relative, are the exact leaf of a resize's stack (an address of the exported symbol could be a
+ * non-PIE executable's PLT stub). The analyzer names the frame "realloc" in libdeiatrace.so, an
+ * allocator frame of the profiler: it charges the caller and counts the call in realloc_calls. */
+DT_HIDDEN extern __typeof__(realloc) dt_malloc_realloc_leaf __attribute__((copy(realloc)));
+DT_HIDDEN extern __typeof__(reallocarray) dt_malloc_reallocarray_leaf __attribute__((copy(reallocarray)));
+#define REALLOC_LEAF_PC ((uint64_t)(uintptr_t)&dt_malloc_realloc_leaf)
+#define REALLOCARRAY_LEAF_PC ((uint64_t)(uintptr_t)&dt_malloc_reallocarray_leaf)
 
 static void *boot_realloc(void *p, size_t n) /* ctx: any; p is a bootstrap block or NULL */
 {
@@ -616,8 +774,10 @@ DT_EXPORT void *realloc(void *p, size_t n)
 		return real.realloc(p, n);
 	struct dt_caller who;
 	DT_CALLER_HERE(who);
+	who.leaf = REALLOC_LEAF_PC;
 	return do_realloc(p, n, &who);
 }
+__typeof__(realloc) dt_malloc_realloc_leaf __attribute__((copy(realloc), alias("realloc")));
 
 DT_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
@@ -630,8 +790,10 @@ DT_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		return realloc(p, bytes);
 	struct dt_caller who;
 	DT_CALLER_HERE(who);
+	who.leaf = REALLOCARRAY_LEAF_PC;
 	return do_realloc(p, bytes, &who);
 }
+__typeof__(reallocarray) dt_malloc_reallocarray_leaf __attribute__((copy(reallocarray), alias("reallocarray")));
 
 static void *real_memalign(size_t align, size_t n) /* ctx: any */
 {

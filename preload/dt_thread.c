@@ -161,6 +161,8 @@ DT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
 			b->stack_bytes = bytes;
 		pthread_attr_destroy(&dflt);
 	}
+	/* Before the thread exists, so it never sees the allocator's single-thread fast path. */
+	dt_malloc_host_thread_created();
 	int rc = real(t, attr, trampoline, b);
 	if (rc != 0)
 		block_put(b);

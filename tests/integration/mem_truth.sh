@@ -24,7 +24,8 @@ for f in report["functions"]:
 SUMMARY = {"allocations": "allocations", "frees": "frees", "allocated_bytes": "allocated_bytes",
            "heap_peak": "heap_peak_bytes", "leaked_bytes": "leaked_bytes",
            "leaked_allocations": "leaked_allocations"}
-FUNC = {"calls": "alloc_calls", "bytes": "alloc_bytes", "peak_live": "peak_live_bytes", "leaked": "leaked_bytes"}
+FUNC = {"calls": "alloc_calls", "bytes": "alloc_bytes", "peak_live": "peak_live_bytes", "leaked": "leaked_bytes",
+        "realloc_calls": "realloc_calls"}
 bad = 0
 for key, want in sorted(truth.items()):
     scope, field = key.split(".", 1)
@@ -35,6 +36,12 @@ for key, want in sorted(truth.items()):
         got = f.get(FUNC[field]) if f else None
     if got != want:
         print(f"{key}: expected {want}, report says {got}")
+        bad += 1
+# Only mem_chain resizes: no other function may be charged realloc calls (the shim marks a resize with
+# an exact leaf frame, its own realloc; a stack mixed up with a malloc stack would show here).
+for name, f in funcs.items():
+    if name != "mem_chain" and not f.get("allocator") and f.get("realloc_calls"):
+        print(f"{name}: realloc_calls {f.get('realloc_calls')}, expected 0")
         bad += 1
 # Nothing else may hold memory at the peak or leak: those belong to the two functions that do.
 for name, f in funcs.items():

@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 	say("mem_large.bytes", large * LARGE_BYTES);
 	say("mem_chain.calls", (unsigned long long)CHAIN_STEPS * runs);
 	say("mem_chain.bytes", chain_bytes * runs);
+	say("mem_chain.realloc_calls", (unsigned long long)CHAIN_STEPS * runs);
 	say("mem_hold_peak.calls", (unsigned long long)HOLD_BLOCKS * runs);
 	say("mem_hold_peak.bytes", hold_bytes);
 	say("mem_hold_peak.peak_live", hold_bytes);

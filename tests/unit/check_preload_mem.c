@@ -1,0 +1,347 @@
+/* Unit tests for the memory-tracking core without LD_PRELOAD: the live-block map (dt_livemap) and the
+ * cached exact allocation unwinder (dt_alloc_unwind), linked as plain objects. This executable
+ * interposes the malloc family itself and asserts that the map and the unwinder, hits and misses
+ * alike, never call it (libunwind's Gtest-nomalloc does the same for its unwinder). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dt_alloc.h"
+#include "dt_livemap.h"
+#include "dt_shim.h"
+
+#define TEST_STACK_CAPACITY 4096u
+#define TEST_DEPTH 64
+#define NOMALLOC_BLOCKS 20000u   /* enough to grow every stripe past its initial slab */
+#define MT_THREADS 4u
+#define MT_BLOCKS_PER_THREAD 50000u
+#define MT_KEY_SPACE_SHIFT 40u   /* thread t owns fake addresses (t + 1) << 40 + 16 * i */
+#define BLOCK_GRANULE_BYTES 16u
+
+/* ---------------------------------------------------------------- shared services
+ * dt_core.o provides these; the weak copies keep this suite linking while it moves (the strong
+ * definitions win whenever the object is linked). */
+__attribute__((weak)) DT_TLS __thread int dt_in_shim;
+__attribute__((weak)) uint64_t dt_now_ns(void)
+{
+	return 0;
+}
+__attribute__((weak)) void dt_warn(const char *msg)
+{
+	(void)msg;
+}
+__attribute__((weak)) int dt_shim_active(void)
+{
+	return 1;
+}
+
+/* ---------------------------------------------------------------- malloc interposer
+ * Counts calls made while armed; forwards to glibc either way. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static _Atomic int malloc_armed;
+static _Atomic uint64_t malloc_seen;
+
+static void note_call(void)
+{
+	if (atomic_load_explicit(&malloc_armed, memory_order_relaxed))
+		atomic_fetch_add_explicit(&malloc_seen, 1, memory_order_relaxed);
+}
+
+void *malloc(size_t n)
+{
+	note_call();
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t a, size_t b)
+{
+	note_call();
+	return __libc_calloc(a, b);
+}
+
+void *realloc(void *p, size_t n)
+{
+	note_call();
+	return __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+	if (p)
+		note_call();
+	__libc_free(p);
+}
+
+static void arm(void)
+{
+	atomic_store(&malloc_seen, 0);
+	atomic_store(&malloc_armed, 1);
+}
+
+static uint64_t disarm(void)
+{
+	atomic_store(&malloc_armed, 0);
+	return atomic_load(&malloc_seen);
+}
+
+/* ---------------------------------------------------------------- the live-block map */
+static uint64_t size_of_key(uint64_t key)
+{
+	return (key >> 4) % 977u + 1u; /* any fixed function of the key, recomputable on removal */
+}
+
+START_TEST(livemap_exact_and_nomalloc)
+{
+	ck_assert_int_eq(dt_livemap_init(), 0);
+	/* Check's assertions talk to the runner (and allocate): tally while armed, assert after. */
+	const uint64_t base = 1ull << MT_KEY_SPACE_SHIFT;
+	struct dt_live_block b, stale;
+	uint32_t bad = 0, found = 0;
+	arm();
+	for (uint32_t i = 0; i < NOMALLOC_BLOCKS; i++)
+		bad += dt_livemap_insert(base + BLOCK_GRANULE_BYTES * i, size_of_key(base + 16u * i), i, &b, 0) != 0;
+	uint64_t count = dt_livemap_count();
+	/* The same pointer again: the map reports the stale entry it replaced. */
+	int replaced = dt_livemap_insert(base, 7, 99, &stale, 1);
+	for (uint32_t i = 0; i < NOMALLOC_BLOCKS; i += 2) {
+		int had = dt_livemap_remove(base + BLOCK_GRANULE_BYTES * i, &b, i & 2u);
+		found += (uint32_t)had;
+		if (i == 0)
+			bad += b.size_bytes != 7 || b.stack != 99;
+		else
+			bad += b.size_bytes != size_of_key(base + 16u * i) || b.stack != i;
+	}
+	int phantom = dt_livemap_remove(base + 8, &b, 0); /* never inserted */
+	uint64_t calls = disarm();
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(replaced, 1);
+	ck_assert_uint_eq(stale.size_bytes, size_of_key(base));
+	ck_assert_uint_eq(stale.stack, 0);
+	ck_assert_int_eq(phantom, 0);
+	ck_assert_uint_eq(count, NOMALLOC_BLOCKS);
+	ck_assert_uint_eq(found, NOMALLOC_BLOCKS / 2);
+	ck_assert_uint_eq(dt_livemap_count(), NOMALLOC_BLOCKS / 2);
+	ck_assert_uint_eq(calls, 0);
+}
+END_TEST
+
+struct mt_arg {
+	uint32_t t;
+	pthread_barrier_t *bar;
+	uint64_t mismatches;
+	uint64_t removed;
+};
+
+static uint64_t mt_key(uint32_t t, uint32_t i)
+{
+	return ((uint64_t)(t + 1) << MT_KEY_SPACE_SHIFT) + (uint64_t)BLOCK_GRANULE_BYTES * i;
+}
+
+/* Each thread inserts its own blocks, then frees every other block of its neighbour (a cross-thread
+ * free) while inserting a second batch of its own: the map must hand back exactly what was put in. */
+static void *mt_worker(void *p)
+{
+	struct mt_arg *a = p;
+	struct dt_live_block b;
+	for (uint32_t i = 0; i < MT_BLOCKS_PER_THREAD; i++)
+		if (dt_livemap_insert(mt_key(a->t, i), size_of_key(mt_key(a->t, i)), a->t, &b, 0) != 0)
+			a->mismatches++;
+	pthread_barrier_wait(a->bar);
+	uint32_t peer = (a->t + 1) % MT_THREADS;
+	for (uint32_t i = 0; i < MT_BLOCKS_PER_THREAD; i++) {
+		if (dt_livemap_insert(mt_key(a->t, MT_BLOCKS_PER_THREAD + i),
+		                      size_of_key(mt_key(a->t, MT_BLOCKS_PER_THREAD + i)), a->t, &b, 0) != 0)
+			a->mismatches++;
+		if (i % 2)
+			continue;
+		if (!dt_livemap_remove(mt_key(peer, i), &b, 0)) {
+			a->mismatches++;
+			continue;
+		}
+		a->removed++;
+		if (b.size_bytes != size_of_key(mt_key(peer, i)) || b.stack != peer)
+			a->mismatches++;
+	}
+	return NULL;
+}
+
+START_TEST(livemap_four_threads_cross_free)
+{
+	ck_assert_int_eq(dt_livemap_init(), 0);
+	pthread_barrier_t bar;
+	pthread_barrier_init(&bar, NULL, MT_THREADS);
+	pthread_t th[MT_THREADS];
+	struct mt_arg args[MT_THREADS];
+	for (uint32_t t = 0; t < MT_THREADS; t++) {
+		args[t] = (struct mt_arg){.t = t, .bar = &bar};
+		ck_assert_int_eq(pthread_create(&th[t], NULL, mt_worker, &args[t]), 0);
+	}
+	uint64_t removed = 0;
+	for (uint32_t t = 0; t < MT_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		ck_assert_uint_eq(args[t].mismatches, 0);
+		removed += args[t].removed;
+	}
+	const uint64_t inserted = (uint64_t)MT_THREADS * MT_BLOCKS_PER_THREAD * 2;
+	ck_assert_uint_eq(removed, (uint64_t)MT_THREADS * MT_BLOCKS_PER_THREAD / 2);
+	ck_assert_uint_eq(dt_livemap_count(), inserted - removed);
+	/* Every survivor is there exactly once, with its own size and stack; the map ends empty. */
+	struct dt_live_block b;
+	uint64_t left = 0;
+	for (uint32_t t = 0; t < MT_THREADS; t++)
+		for (uint32_t i = 0; i < 2 * MT_BLOCKS_PER_THREAD; i++) {
+			int was_removed = i < MT_BLOCKS_PER_THREAD && i % 2 == 0;
+			int had = dt_livemap_remove(mt_key(t, i), &b, 1);
+			ck_assert_int_eq(had, !was_removed);
+			if (had) {
+				left++;
+				ck_assert_uint_eq(b.size_bytes, size_of_key(mt_key(t, i)));
+				ck_assert_uint_eq(b.stack, t);
+			}
+		}
+	ck_assert_uint_eq(left, inserted - removed);
+	ck_assert_uint_eq(dt_livemap_count(), 0);
+	pthread_barrier_destroy(&bar);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- the cached unwinder
+ * DT_CALLER_HERE needs a frame pointer in the function that expands it, as the shim's hooks have. */
+#define FP_FN __attribute__((noinline, optimize("no-omit-frame-pointer")))
+
+static struct dt_ucache *uc;
+static volatile int change_round = 4; /* volatile: the loop below must not be peeled (call sites) */
+
+static FP_FN uint32_t fake_hook(uint64_t leaf, struct dt_caller *out)
+{
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	who.leaf = leaf;
+	*out = who;
+	return dt_alloc_stack_id(uc, &who, TEST_DEPTH);
+}
+
+/* One call site for both kinds of call, as a tail-calling wrapper gives: same ret, same sp. */
+static FP_FN uint32_t call_site(uint64_t leaf, struct dt_caller *out)
+{
+	uint32_t id = fake_hook(leaf, out);
+	__asm__ volatile("" ::: "memory"); /* keep the call a call, not a tail jump */
+	return id;
+}
+
+/* Both kinds from the same places every round (a loop in the test body may be peeled). */
+static FP_FN void one_round(uint64_t leaf, struct dt_caller *who_plain, struct dt_caller *who_leaf,
+                            uint32_t *plain, uint32_t *leafed)
+{
+	*plain = call_site(0, who_plain);
+	*leafed = call_site(leaf, who_leaf);
+	__asm__ volatile("" ::: "memory");
+}
+
+static void uc_setup(void)
+{
+	ck_assert_int_eq(dt_stack_table_init(TEST_STACK_CAPACITY), 0);
+	uc = dt_ucache_new();
+	ck_assert_ptr_nonnull(uc);
+}
+
+START_TEST(unwind_cache_exact_and_nomalloc)
+{
+	uc_setup();
+	const uint64_t leaf = (uint64_t)(uintptr_t)&realloc;
+	struct dt_caller who_plain, who_leaf;
+	uint32_t plain[5], leafed[5];
+	/* Warm libunwind's own caches first: its first use may set things up. */
+	one_round(leaf, &who_plain, &who_leaf, &plain[0], &leafed[0]);
+	struct dt_ucache_stats before;
+	dt_ucache_stats(uc, &before);
+	struct dt_ucache_stats mid;
+	arm();
+	for (int round = 0; round < 5; round++) {
+		if (round == change_round) {
+			/* A code change (dlclose) makes every entry stale: the next lookups walk again. */
+			dt_ucache_stats(uc, &mid);
+			dt_ucache_code_changed();
+		}
+		one_round(leaf, &who_plain, &who_leaf, &plain[round], &leafed[round]);
+	}
+	uint64_t calls = disarm();
+	ck_assert_uint_eq(calls, 0);
+
+	struct dt_ucache_stats st;
+	dt_ucache_stats(uc, &st);
+	for (int round = 1; round < 5; round++) {
+		ck_assert_uint_eq(plain[round], plain[0]);
+		ck_assert_uint_eq(leafed[round], leafed[0]);
+	}
+	ck_assert_uint_ne(plain[0], leafed[0]); /* same call site, two stacks */
+	ck_assert_uint_ge(mid.hits - before.hits, 4);   /* rounds 1..3 were served from the cache */
+	ck_assert_uint_eq(st.misses - mid.misses, 2);    /* round 4: both stale after the code change */
+
+	const uint64_t *pp, *lp;
+	uint32_t pf, lf;
+	uint32_t pd = dt_stack_get(plain[0], &pp, &pf);
+	uint32_t ld = dt_stack_get(leafed[0], &lp, &lf);
+	ck_assert_uint_ge(pd, 2);
+	ck_assert_uint_eq(ld, pd + 1);
+	ck_assert_uint_eq(pp[0], who_plain.ret);
+	ck_assert_uint_eq(pf & DT_STACK_LEAF_EXACT, 0);
+	ck_assert_uint_eq(lp[0], leaf);
+	ck_assert_uint_ne(lf & DT_STACK_LEAF_EXACT, 0);
+	/* Below the leaf: the same hook frame, then one_round's two call sites, then the same callers. */
+	ck_assert_uint_eq(lp[1], pp[0]);
+	ck_assert_uint_ne(lp[2], pp[1]);
+	ck_assert_int_eq(memcmp(lp + 3, pp + 2, (pd - 2) * sizeof(*pp)), 0);
+}
+END_TEST
+
+/* The caller's frames are capped at max_depth - 1 when a leaf is added: the total stays in bounds. */
+START_TEST(unwind_leaf_respects_depth)
+{
+	uc_setup();
+	struct dt_caller who;
+	DT_CALLER_HERE(who);
+	who.leaf = (uint64_t)(uintptr_t)&realloc;
+	const uint64_t *pcs;
+	uint32_t flags;
+	uint32_t id = dt_alloc_stack_id(uc, &who, 2);
+	ck_assert_uint_eq(dt_stack_get(id, &pcs, &flags), 2);
+	ck_assert_uint_ne(flags & DT_STACK_TRUNCATED, 0);
+	ck_assert_uint_eq(pcs[1], who.ret);
+	id = dt_alloc_stack_id(uc, &who, 1); /* the call site is always kept */
+	ck_assert_uint_eq(dt_stack_get(id, &pcs, &flags), 2);
+}
+END_TEST
+
+static Suite *mem_suite(void)
+{
+	Suite *s = suite_create("preload_mem");
+	TCase *tc = tcase_create("livemap");
+	tcase_add_test(tc, livemap_exact_and_nomalloc);
+	tcase_add_test(tc, livemap_four_threads_cross_free);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("unwind");
+	tcase_add_test(tc, unwind_cache_exact_and_nomalloc);
+	tcase_add_test(tc, unwind_leaf_respects_depth);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mem_suite());
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
