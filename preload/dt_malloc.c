@@ -167,6 +167,9 @@ struct mthread {
 	struct mcell none_cell;            /* allocations whose stack could not be interned */
 	struct mcell *_Atomic *pages;      /* capacity / CELLS_PER_PAGE pointers */
 	struct dt_ucache *ucache;
+	/* Running totals of this state's owner thread, for named regions (differences of two reads). */
+	uint64_t thread_alloc_calls;
+	uint64_t thread_alloc_bytes;
 };
 
 enum mstate { M_UNINIT, M_INITIALIZING, M_READY, M_OFF };
@@ -524,6 +527,15 @@ static inline void account_alloc(struct mthread *mt, void *p, uint64_t n, const 
 	cell_live_add(c, (int64_t)n);
 	heap_grow(n, solo);
 	solo_leave(solo);
+	mt->thread_alloc_calls++;
+	mt->thread_alloc_bytes += n;
+}
+
+void dt_malloc_thread_counts(uint64_t *calls, uint64_t *bytes) /* ctx: any; the calling thread */
+{
+	struct mthread *mt = tls_mt;
+	*calls = mt ? mt->thread_alloc_calls : 0;
+	*bytes = mt ? mt->thread_alloc_bytes : 0;
 }
 
 /* The block described by b was released (its map entry is already gone). ctx: hook, solo as given */

@@ -51,7 +51,9 @@ if not bad:
     if ic["self_wall_s"] != ic["wall_s"]: bad.append("inner_cpu has no nested region but self != wall")
     if o["max_wall_s"] > o["wall_s"] or o["max_wall_s"] < o["wall_s"] / 3: bad.append("outer max_wall_s out of range")
     if d["regions"]["dropped"] != 0: bad.append("dropped %s" % d["regions"]["dropped"])
-    if d["regions"]["alloc_measured"] and not (regs["inner_cpu"]["alloc_calls"] >= 30): bad.append("inner_cpu alloc_calls %s < 3 x 10" % regs["inner_cpu"]["alloc_calls"])
+    # Memory is tracked by default: the region's allocation figures are exact (3 rounds x 10 x 1000 B).
+    if not d["regions"]["alloc_measured"]: bad.append("alloc_measured is false with memory tracking on")
+    elif (regs["inner_cpu"]["alloc_calls"], regs["inner_cpu"]["alloc_bytes"]) != (30, 30000): bad.append("inner_cpu allocations %s calls %s bytes, expected 30 and 30000" % (regs["inner_cpu"]["alloc_calls"], regs["inner_cpu"]["alloc_bytes"]))
 for b in bad: print("  frontend_regions:", b)
 sys.exit(1 if bad else 0)
 PY
