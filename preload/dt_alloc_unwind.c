@@ -260,6 +260,7 @@ uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, cons
 	 * out of libunwind's caches while this walk uses them. */
 	int saved_errno = errno;
 	dt_in_shim++;
+	dt_unwind_gate_enter(1);
 	uint32_t id;
 	/* Second-chance admission: a key is recorded (the expensive walk) on its second miss, so stacks
 	 * seen once -- most of a big program's distinct stacks -- cost only the fast walk. */
@@ -272,6 +273,7 @@ uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, cons
 		e->cand_sp = who->sp;
 		id = uc_fast(c, e, who, max_depth, gen);
 	}
+	dt_unwind_gate_leave();
 	dt_in_shim--;
 	errno = saved_errno;
 	return id;

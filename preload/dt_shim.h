@@ -129,6 +129,10 @@ void dt_stack_emit(struct dt_tracebuf *b);                   /* ctx: any; DT_SEC
 
 /* ---- sampling core internals shared by dt_sampler, dt_unwind, dt_stack, dt_dlsafe, dt_thread. */
 uint32_t dt_stack_capacity(void);        /* ctx: sigsafe; 0 before dt_stack_table_init */
+/* Fork gate around every libunwind use (see dt_unwind.c): enter returns 0 only when may_wait is 0
+ * and a fork is in progress. ctx: sigsafe when may_wait is 0, else hook */
+int dt_unwind_gate_enter(int may_wait);
+void dt_unwind_gate_leave(void); /* ctx: sigsafe */
 int dt_unwind_init(int fd_floor);        /* ctx: any; caching policy + warm-up, before sampling */
 uint64_t dt_unwind_failures(void);       /* ctx: any */
 void dt_unwind_reset_counts(void);       /* ctx: any; fork child: counts start from zero */

@@ -6,6 +6,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <ucontext.h>
@@ -92,6 +94,55 @@ static void release_low_fds(int fd_floor, const uint8_t *mine) /* ctx: any */
 			close(fd);
 }
 
+/* ---- fork gate. libunwind keeps internal mutexes (its caches, dl_iterate_phdr bookkeeping); a
+ * fork while another thread holds one leaves it locked for ever in the child, whose next unwind then
+ * deadlocks (seen: 50 forks beside 4 allocating threads). fork waits until no thread is inside
+ * libunwind; unwinds that start meanwhile wait (hooks) or drop their sample (the handler).
+ * seq_cst on both counters: the Dekker pairing of "forking" and "active" needs a total order. */
+static _Atomic int gate_forking;
+static _Atomic int gate_active;
+static DT_TLS __thread int gate_depth; /* this thread's own entries: fork never waits for itself */
+
+int dt_unwind_gate_enter(int may_wait) /* ctx: sigsafe when may_wait is 0; 1 entered, 0 not */
+{
+	for (;;) {
+		atomic_fetch_add(&gate_active, 1);
+		if (!atomic_load(&gate_forking)) {
+			gate_depth++;
+			return 1;
+		}
+		atomic_fetch_sub(&gate_active, 1);
+		if (!may_wait)
+			return 0;
+		while (atomic_load(&gate_forking))
+			sched_yield();
+	}
+}
+
+void dt_unwind_gate_leave(void) /* ctx: sigsafe */
+{
+	gate_depth--;
+	atomic_fetch_sub(&gate_active, 1);
+}
+
+static void gate_fork_prepare(void) /* ctx: any; the forking thread */
+{
+	atomic_store(&gate_forking, 1);
+	while (atomic_load(&gate_active) > gate_depth)
+		sched_yield();
+}
+
+static void gate_fork_parent(void) /* ctx: any */
+{
+	atomic_store(&gate_forking, 0);
+}
+
+static void gate_fork_child(void) /* ctx: any; the child has only the forking thread */
+{
+	atomic_store(&gate_active, gate_depth);
+	atomic_store(&gate_forking, 0);
+}
+
 int dt_unwind_init(int fd_floor) /* ctx: any; once, before sampling starts */
 {
 	if (atomic_load_explicit(&unwind_ready, memory_order_acquire))
@@ -111,6 +162,7 @@ int dt_unwind_init(int fd_floor) /* ctx: any; once, before sampling starts */
 		rc = -1;
 	in_unwind = 0;
 	release_low_fds(fd_floor, mine);
+	pthread_atfork(gate_fork_prepare, gate_fork_parent, gate_fork_child);
 	atomic_store_explicit(&unwind_ready, 1, memory_order_release);
 	return rc;
 }
@@ -121,6 +173,8 @@ int dt_unwind_sigsafe(uint64_t *pcs, int max_depth, void *ucontext, uint32_t *fl
 	int n = 0;
 	*flags = 0;
 	if (max_depth <= 0 || !ucontext || in_unwind)
+		return 0;
+	if (!dt_unwind_gate_enter(0))
 		return 0;
 	in_unwind = 1;
 	/* Any lookup libunwind makes from here on is served by dt_dlsafe, never the loader-locked one. */
@@ -152,6 +206,7 @@ int dt_unwind_sigsafe(uint64_t *pcs, int max_depth, void *ucontext, uint32_t *fl
 out:
 	dt_unwind_sig_lookup_pc = 0;
 	in_unwind = 0;
+	dt_unwind_gate_leave();
 	return n;
 }
 
@@ -167,12 +222,14 @@ int dt_unwind_here(uint64_t *pcs, int max_depth, int skip, uint32_t *flags) /* c
 		max_depth = DT_MAX_STACK_DEPTH;
 	if (max_depth <= 0 || in_unwind)
 		return 0;
+	dt_unwind_gate_enter(1);
 	in_unwind = 1;
 	/* unw_backtrace walks with libunwind's frame cache (fast path) and falls back to unw_step.
 	 * One extra frame: this function's own. Ask for one more than kept to see truncation. */
 	int want = max_depth + skip + 1;
 	int got = unw_backtrace(buf, want < (int)(sizeof(buf) / sizeof(buf[0])) ? want + 1 : want);
 	in_unwind = 0;
+	dt_unwind_gate_leave();
 	if (got <= 0) {
 		atomic_fetch_add_explicit(&unwind_failures, 1, memory_order_relaxed);
 		return 0;
