@@ -30,6 +30,12 @@ int dt_report_markdown(FILE *out, const struct dt_profile *p, const struct dt_re
 int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
 int dt_report_folded(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
 
+/* The report formats by name, for every command that takes --format. */
+typedef int (*dt_report_fn)(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+#define DT_REPORT_FORMAT_NAMES "text, json, markdown or folded"
+dt_report_fn dt_report_find(const char *name); /* NULL when no format has that name */
+const char *dt_report_name(dt_report_fn fn);   /* NULL for an unknown reporter */
+
 /* A JSON string literal for s: quotes, escapes, control characters as \u00XX, invalid UTF-8
  * replaced by U+FFFD. NULL prints null. */
 void dt_json_put_string(FILE *out, const char *s);

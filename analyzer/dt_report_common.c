@@ -99,3 +99,31 @@ const char *dt_fmt_fit(char *buf, size_t len, const char *s, size_t width)
 {
 	return sanitize(fit(buf, len, s, width));
 }
+
+static const struct {
+	const char *name;
+	dt_report_fn fn;
+} report_formats[] = {
+    {"text", dt_report_text},
+    {"json", dt_report_json},
+    {"markdown", dt_report_markdown},
+    {"folded", dt_report_folded},
+};
+
+#define N_REPORT_FORMATS (sizeof(report_formats) / sizeof(report_formats[0]))
+
+dt_report_fn dt_report_find(const char *name)
+{
+	for (size_t i = 0; i < N_REPORT_FORMATS; i++)
+		if (strcmp(name, report_formats[i].name) == 0)
+			return report_formats[i].fn;
+	return NULL;
+}
+
+const char *dt_report_name(dt_report_fn fn)
+{
+	for (size_t i = 0; i < N_REPORT_FORMATS; i++)
+		if (report_formats[i].fn == fn)
+			return report_formats[i].name;
+	return NULL;
+}

@@ -19,18 +19,6 @@
 #define EXIT_BAD_INPUT 2
 #define TOP_MAX 1000000u
 
-typedef int (*reporter_fn)(FILE *, const struct dt_profile *, const struct dt_report_opts *);
-
-static const struct {
-	const char *name;
-	reporter_fn fn;
-} formats[] = {
-    {"text", dt_report_text},
-    {"json", dt_report_json},
-    {"markdown", dt_report_markdown},
-    {"folded", dt_report_folded},
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -84,7 +72,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct dt_report_opts ro;
-	reporter_fn report = dt_report_text;
+	dt_report_fn report = dt_report_text;
 	const char *out_path = NULL, *trace_path;
 	unsigned sym_flags = 0;
 	struct dt_trace *t = NULL;
@@ -102,10 +90,7 @@ int main(int argc, char **argv)
 
 		switch (c) {
 		case 'f':
-			report = NULL;
-			for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-				if (strcmp(optarg, formats[i].name) == 0)
-					report = formats[i].fn;
+			report = dt_report_find(optarg);
 			if (!report)
 				return usage_error(
 				    "--format: text, json, markdown or folded expected, found '%s'", optarg);
@@ -177,9 +162,7 @@ int main(int argc, char **argv)
 		struct dt_diff_opts dopts;
 
 		dt_diff_opts_default(&dopts, PROG);
-		for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-			if (formats[i].fn == report)
-				dopts.format = formats[i].name;
+		dopts.format = dt_report_name(report);
 		dopts.output = out_path;
 		dopts.top_n = ro.top_n;
 		dopts.sym_flags = sym_flags;

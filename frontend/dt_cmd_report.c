@@ -19,18 +19,6 @@
 #define SUB "report"
 #define TOP_MAX 1000000u
 
-typedef int (*reporter_fn)(FILE *, const struct dt_profile *, const struct dt_report_opts *);
-
-static const struct {
-	const char *name;
-	reporter_fn fn;
-} formats[] = {
-    {"text", dt_report_text},
-    {"json", dt_report_json},
-    {"markdown", dt_report_markdown},
-    {"folded", dt_report_folded},
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -158,7 +146,7 @@ int dt_cmd_report(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	struct dt_report_opts ro;
-	reporter_fn report = dt_report_text;
+	dt_report_fn report = dt_report_text;
 	const char *out_path = NULL;
 	unsigned sym_flags = 0;
 	struct dt_trace *t = NULL;
@@ -173,10 +161,7 @@ int dt_cmd_report(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:o:n:t:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			report = NULL;
-			for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-				if (strcmp(optarg, formats[i].name) == 0)
-					report = formats[i].fn;
+			report = dt_report_find(optarg);
 			if (!report)
 				return dt_fe_usage_error(
 				    SUB, "--format: text, json, markdown or folded expected, found '%s'",
