@@ -39,6 +39,8 @@ const char *dt_report_name(dt_report_fn fn);   /* NULL for an unknown reporter *
 /* A JSON string literal for s: quotes, escapes, control characters as \u00XX, invalid UTF-8
  * replaced by U+FFFD. NULL prints null. */
 void dt_json_put_string(FILE *out, const char *s);
+/* A JSON number; NaN and infinities (no JSON form) are written as null. */
+void dt_json_put_number(FILE *out, double v);
 
 /* Shared formatting helpers (dt_report_common.c). */
 const char *dt_fmt_bytes(char *buf, size_t len, uint64_t bytes); /* "12.3 MiB" */

@@ -229,14 +229,6 @@ int dt_report_diff_markdown(FILE *out, const struct dt_diff *d, uint32_t top_n)
 	return ferror(out) ? -1 : 0;
 }
 
-static void json_num(FILE *out, double v)
-{
-	if (isnan(v) || isinf(v))
-		fputs("null", out);
-	else
-		fprintf(out, "%.9g", v);
-}
-
 static void json_delta(FILE *out, const char *key, const struct dt_delta *d)
 {
 	fprintf(out, "\"%s\": ", key);
@@ -245,11 +237,11 @@ static void json_delta(FILE *out, const char *key, const struct dt_delta *d)
 		return;
 	}
 	fputs("{\"baseline\": ", out);
-	json_num(out, d->baseline);
+	dt_json_put_number(out, d->baseline);
 	fputs(", \"optimized\": ", out);
-	json_num(out, d->optimized);
+	dt_json_put_number(out, d->optimized);
 	fputs(", \"change_pct\": ", out);
-	json_num(out, d->change_pct);
+	dt_json_put_number(out, d->change_pct);
 	fputs("}", out);
 }
 
@@ -263,9 +255,9 @@ int dt_report_diff_json(FILE *out, const struct dt_diff *d, uint32_t top_n)
 	fputs(",\n  \"program\": ", out);
 	dt_json_put_string(out, d->program);
 	fprintf(out, ",\n  \"verdict\": \"%s\",\n  \"noise_pct\": ", dt_diff_verdict_name(d->verdict));
-	json_num(out, d->noise_pct);
+	dt_json_put_number(out, d->noise_pct);
 	fprintf(out, ",\n  \"improvement_pct\": ");
-	json_num(out, -d->cpu_s.change_pct);
+	dt_json_put_number(out, -d->cpu_s.change_pct);
 	fprintf(out, ",\n  \"totals\": {\n    \"cpu_source\": \"%s\",\n    ", d->cpu_source);
 	json_delta(out, "cpu_s", &d->cpu_s);
 	fputs(",\n    ", out);
@@ -288,13 +280,13 @@ int dt_report_diff_json(FILE *out, const struct dt_diff *d, uint32_t top_n)
 		fputs(", \"module\": ", out);
 		dt_json_put_string(out, r->module);
 		fprintf(out, ", \"status\": \"%s\", \"baseline\": ", presence_name(r->presence));
-		json_num(out, r->total_s.baseline);
+		dt_json_put_number(out, r->total_s.baseline);
 		fputs(", \"optimized\": ", out);
-		json_num(out, r->total_s.optimized);
+		dt_json_put_number(out, r->total_s.optimized);
 		fputs(", \"change_pct\": ", out);
-		json_num(out, r->total_s.change_pct);
+		dt_json_put_number(out, r->total_s.change_pct);
 		fputs(", \"improvement_pct\": ", out);
-		json_num(out, -r->total_s.change_pct);
+		dt_json_put_number(out, -r->total_s.change_pct);
 		fputs(", ", out);
 		json_delta(out, "total_cpu_s", &r->total_s);
 		fputs(", ", out);
@@ -313,11 +305,11 @@ int dt_report_diff_json(FILE *out, const struct dt_diff *d, uint32_t top_n)
 		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", out);
 		dt_json_put_string(out, r->name);
 		fprintf(out, ", \"status\": \"%s\", \"baseline\": ", presence_name(r->presence));
-		json_num(out, r->wall_s.baseline);
+		dt_json_put_number(out, r->wall_s.baseline);
 		fputs(", \"optimized\": ", out);
-		json_num(out, r->wall_s.optimized);
+		dt_json_put_number(out, r->wall_s.optimized);
 		fputs(", \"change_pct\": ", out);
-		json_num(out, r->wall_s.change_pct);
+		dt_json_put_number(out, r->wall_s.change_pct);
 		fputs(", ", out);
 		json_delta(out, "wall_s", &r->wall_s);
 		fputs(", ", out);

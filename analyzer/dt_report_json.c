@@ -47,6 +47,14 @@ static size_t utf8_seq_len(const unsigned char *s)
 	return n;
 }
 
+void dt_json_put_number(FILE *out, double v)
+{
+	if (isnan(v) || isinf(v))
+		fputs("null", out);
+	else
+		fprintf(out, "%.9g", v);
+}
+
 void dt_json_put_string(FILE *out, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;

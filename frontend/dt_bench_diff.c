@@ -300,14 +300,6 @@ static void report_text(FILE *out, const char *pa, const char *pb, const struct 
 	}
 }
 
-static void json_num(FILE *out, double v)
-{
-	if (isnan(v) || isinf(v))
-		fputs("null", out);
-	else
-		fprintf(out, "%.9g", v);
-}
-
 static void report_json(FILE *out, const char *pa, const char *pb, const struct row rows[NKEYS], double noise)
 {
 	fprintf(out, "{\n  \"deiatrace_bench_diff_version\": %d,\n  \"baseline\": ", BENCH_DIFF_JSON_VERSION);
@@ -315,22 +307,22 @@ static void report_json(FILE *out, const char *pa, const char *pb, const struct 
 	fputs(",\n  \"optimized\": ", out);
 	dt_json_put_string(out, pb);
 	fprintf(out, ",\n  \"verdict\": \"%s\",\n  \"noise_pct\": ", verdict(&rows[0], noise));
-	json_num(out, noise);
+	dt_json_put_number(out, noise);
 	fputs(",\n  \"quantities\": {", out);
 	for (size_t k = 0; k < NKEYS; k++) {
 		const struct row *r = &rows[k];
 		fprintf(out, "%s\n    \"%s\": {\"baseline\": ", k ? "," : "", keys[k]);
-		json_num(out, r->base);
+		dt_json_put_number(out, r->base);
 		fputs(", \"optimized\": ", out);
-		json_num(out, r->opt);
+		dt_json_put_number(out, r->opt);
 		fputs(", \"change_pct\": ", out);
-		json_num(out, r->change_pct);
+		dt_json_put_number(out, r->change_pct);
 		fputs(", \"ratio\": ", out);
-		json_num(out, r->has_ratio ? r->r.ratio : NAN);
+		dt_json_put_number(out, r->has_ratio ? r->r.ratio : NAN);
 		fputs(", \"ci_low\": ", out);
-		json_num(out, r->has_ratio ? r->r.ci_lo : NAN);
+		dt_json_put_number(out, r->has_ratio ? r->r.ci_lo : NAN);
 		fputs(", \"ci_high\": ", out);
-		json_num(out, r->has_ratio ? r->r.ci_hi : NAN);
+		dt_json_put_number(out, r->has_ratio ? r->r.ci_hi : NAN);
 		fputs("}", out);
 	}
 	fputs("\n  }\n}\n", out);

@@ -222,11 +222,6 @@ static void report_ratio_text(FILE *out, const struct bench *b)
 		fprintf(out, "no significant difference (the interval contains 1)\n");
 }
 
-static void json_num(FILE *out, double v)
-{
-	fprintf(out, "%.9g", v);
-}
-
 static void report_json(FILE *out, const struct bench *b)
 {
 	fprintf(out,
@@ -242,23 +237,23 @@ static void report_json(FILE *out, const struct bench *b)
 		for (int q = 0; q < NQ; q++) {
 			const struct dt_stats *st = &s->st[q];
 			fprintf(out, ",\n      \"%s\": {\"min\": ", quantities[q].key);
-			json_num(out, st->min);
+			dt_json_put_number(out, st->min);
 			fputs(", \"max\": ", out);
-			json_num(out, st->max);
+			dt_json_put_number(out, st->max);
 			fputs(", \"mean\": ", out);
-			json_num(out, st->mean);
+			dt_json_put_number(out, st->mean);
 			fputs(", \"median\": ", out);
-			json_num(out, st->median);
+			dt_json_put_number(out, st->median);
 			fputs(", \"p95\": ", out);
-			json_num(out, st->p95);
+			dt_json_put_number(out, st->p95);
 			fputs(", \"p99\": ", out);
-			json_num(out, st->p99);
+			dt_json_put_number(out, st->p99);
 			fputs(", \"stddev\": ", out);
-			json_num(out, st->stddev);
+			dt_json_put_number(out, st->stddev);
 			fputs(", \"values\": [", out);
 			for (uint32_t i = 0; i < s->n; i++) {
 				fputs(i ? ", " : "", out);
-				json_num(out, s->v[q][i]);
+				dt_json_put_number(out, s->v[q][i]);
 			}
 			fputs("]}", out);
 		}
@@ -274,15 +269,15 @@ static void report_json(FILE *out, const struct bench *b)
 			fputs("null", out);
 		} else {
 			fputs("{\"quantity\": \"wall_s\", \"ratio\": ", out);
-			json_num(out, b->ratio.ratio);
+			dt_json_put_number(out, b->ratio.ratio);
 			fputs(", \"ci_low\": ", out);
-			json_num(out, b->ratio.ci_lo);
+			dt_json_put_number(out, b->ratio.ci_lo);
 			fputs(", \"ci_high\": ", out);
-			json_num(out, b->ratio.ci_hi);
+			dt_json_put_number(out, b->ratio.ci_hi);
 			fputs(", \"confidence\": ", out);
-			json_num(out, DT_STATS_CI_LEVEL);
+			dt_json_put_number(out, DT_STATS_CI_LEVEL);
 			fputs(", \"std_error\": ", out);
-			json_num(out, b->ratio.std_error);
+			dt_json_put_number(out, b->ratio.std_error);
 			fputs("}", out);
 		}
 	}
