@@ -16,11 +16,25 @@
 #define DT_REPORT_RELATED_EDGES 5u /* callers (and callees) listed per function */
 #define DT_JSON_VERSION 1
 
+/* What a flame graph's widths stand for (--metric). */
+enum dt_metric {
+	DT_METRIC_CPU,	       /* CPU samples (default) */
+	DT_METRIC_ALLOC_BYTES, /* bytes requested from the allocator */
+	DT_METRIC_ALLOC_CALLS, /* allocation calls */
+	DT_METRIC_PEAK_BYTES,  /* bytes live at the heap peak */
+};
+#define DT_METRIC_NAMES "cpu, alloc_bytes, alloc_calls or peak_bytes"
+/* 0 and sets *out, or -1 for an unknown name. */
+int dt_metric_parse(const char *name, enum dt_metric *out);
+const char *dt_metric_name(enum dt_metric m);
+
 struct dt_report_opts {
 	uint32_t top_n;		     /* rows in text/markdown tables */
 	double threshold_pct;	     /* bottleneck threshold */
 	int inclusive;		     /* bottlenecks by total rather than self */
 	struct dt_hint_config hints; /* thresholds; hints.enabled = 0 for --no-hints */
+	enum dt_metric metric;	     /* flame graphs (svg, html) */
+	int color;		     /* 1: text output may use ANSI colour (a terminal, no NO_COLOR) */
 };
 
 void dt_report_opts_default(struct dt_report_opts *o);
@@ -29,10 +43,16 @@ int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report
 int dt_report_markdown(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
 int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
 int dt_report_folded(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+/* gzip-compressed profile.proto (binary): analyzer/dt_report_pprof.c */
+int dt_report_pprof(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+/* Self-contained SVG flame graph of o->metric: analyzer/dt_report_svg.c */
+int dt_report_svg(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
+/* One self-contained HTML page: analyzer/dt_report_html.c */
+int dt_report_html(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
 
 /* The report formats by name, for every command that takes --format. */
 typedef int (*dt_report_fn)(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o);
-#define DT_REPORT_FORMAT_NAMES "text, json, markdown or folded"
+#define DT_REPORT_FORMAT_NAMES "text, json, markdown, folded, pprof, svg or html"
 dt_report_fn dt_report_find(const char *name); /* NULL when no format has that name */
 const char *dt_report_name(dt_report_fn fn);   /* NULL for an unknown reporter */
 

@@ -16,6 +16,30 @@ void dt_report_opts_default(struct dt_report_opts *o)
 	o->threshold_pct = DT_BOTTLENECK_DEFAULT_PCT;
 	o->inclusive = 0;
 	dt_hint_config_default(&o->hints);
+	o->metric = DT_METRIC_CPU;
+	o->color = 0;
+}
+
+static const char *const metric_names[] = {
+    [DT_METRIC_CPU] = "cpu",
+    [DT_METRIC_ALLOC_BYTES] = "alloc_bytes",
+    [DT_METRIC_ALLOC_CALLS] = "alloc_calls",
+    [DT_METRIC_PEAK_BYTES] = "peak_bytes",
+};
+
+int dt_metric_parse(const char *name, enum dt_metric *out)
+{
+	for (size_t i = 0; i < sizeof(metric_names) / sizeof(metric_names[0]); i++)
+		if (strcmp(name, metric_names[i]) == 0) {
+			*out = (enum dt_metric)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *dt_metric_name(enum dt_metric m)
+{
+	return (size_t)m < sizeof(metric_names) / sizeof(metric_names[0]) ? metric_names[m] : "?";
 }
 
 const char *dt_fmt_bytes(char *buf, size_t len, uint64_t bytes)
@@ -108,6 +132,9 @@ static const struct {
     {"json", dt_report_json},
     {"markdown", dt_report_markdown},
     {"folded", dt_report_folded},
+    {"pprof", dt_report_pprof},
+    {"svg", dt_report_svg},
+    {"html", dt_report_html},
 };
 
 #define N_REPORT_FORMATS (sizeof(report_formats) / sizeof(report_formats[0]))

@@ -113,6 +113,7 @@ enum dt_region_field {
 	DT_REGION_ALLOC_CALLS, /* allocations the thread made inside the region */
 	DT_REGION_ALLOC_BYTES,
 	DT_REGION_MAX_WALL_NS, /* the longest single pass */
+	DT_REGION_PEAK_LIVE_BYTES, /* highest (bytes allocated - bytes freed) by the thread within one pass */
 	DT_REGION_NFIELDS
 };
 

@@ -1,0 +1,13 @@
+/* HTML report reporter. Placeholder until the reporter lands: says so and fails. */
+#include <stdio.h>
+
+#include "dt_report.h"
+
+int dt_report_html(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	(void)out;
+	(void)p;
+	(void)o;
+	fputs("deiatrace-analyze: --format html is not implemented yet\n", stderr);
+	return -1;
+}
