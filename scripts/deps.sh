@@ -8,9 +8,12 @@ build_pkgs="gcc g++ make pkgconf libunwind-dev uthash-dev check libdw-dev libelf
 test_pkgs="clang python3 valgrind binutils"
 # tests/real (make check-real, and make check through tests/integration/real_programs.sh)
 real_pkgs="coreutils bash perl git sqlite3 xz-utils mawk libpython3.11-testsuite"
+# ecosystem tests: pprof's own client, a headless browser for the HTML report, man page lint,
+# and other allocators preloaded next to the shim
+eco_pkgs="golang-go chromium mandoc libjemalloc2 libgoogle-perftools4"
 bench_pkgs="heaptrack google-perftools libgoogle-perftools-dev"
 
-want="$build_pkgs $test_pkgs $real_pkgs"
+want="$build_pkgs $test_pkgs $real_pkgs $eco_pkgs"
 [ "${1:-}" = "--bench" ] && want="$want $bench_pkgs"
 
 missing=""
