@@ -31,6 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dt_report_json(sink, p, &o);
 		dt_report_markdown(sink, p, &o);
 		dt_report_folded(sink, p, &o);
+		dt_report_pprof(sink, p, &o);
+		o.metric = DT_METRIC_ALLOC_BYTES;
+		dt_report_svg(sink, p, &o);
+		o.metric = DT_METRIC_CPU;
+		dt_report_html(sink, p, &o);
 	}
 	dt_profile_free(p);
 	dt_sym_close(sym);
