@@ -121,6 +121,56 @@ static int build_fns(struct dt_diff *d, const struct dt_profile *p[2])
 	return 0;
 }
 
+static enum dt_diff_verdict verdict_of(const struct dt_delta *q, double noise_pct)
+{
+	if (isnan(q->change_pct) || fabs(q->change_pct) <= noise_pct)
+		return DT_DIFF_SAME;
+	return q->change_pct < 0 ? DT_DIFF_FASTER : DT_DIFF_SLOWER;
+}
+
+/* Adds the regions of both traces (either may be empty). 0 or -1 (memory). */
+static int add_regions(struct dt_diff *d, const struct dt_regions *base, const struct dt_regions *opt)
+{
+	const struct dt_regions *side[2] = {base, opt};
+	uint32_t cap = base->n + opt->n;
+
+	d->regions = calloc(cap ? cap : 1, sizeof(*d->regions));
+	if (!d->regions)
+		return -1;
+	d->regions_alloc = (base->flags & opt->flags & DT_REGIONS_ALLOC_MEASURED) != 0;
+	int peak_known = d->regions_alloc && dt_regions_has_field(base, DT_REGION_PEAK_LIVE_BYTES) &&
+			 dt_regions_has_field(opt, DT_REGION_PEAK_LIVE_BYTES);
+	for (int k = 0; k < 2; k++) {
+		for (uint32_t i = 0; i < side[k]->n; i++) {
+			const struct dt_region_stat *r = &side[k]->r[i];
+			if (k == 1 && dt_regions_find(base, r->name))
+				continue; /* listed with the baseline's */
+			const struct dt_region_stat *b = k == 0 ? r : NULL;
+			const struct dt_region_stat *o = k == 0 ? dt_regions_find(opt, r->name) : r;
+			struct dt_diff_region *x = &d->regions[d->nregions++];
+			uint64_t zero[DT_REGION_NFIELDS] = {0};
+			const uint64_t *fb = b ? b->f : zero, *fo = o ? o->f : zero;
+
+			x->name = r->name;
+			x->presence = b && o ? DT_DIFF_BOTH : b ? DT_DIFF_VANISHED : DT_DIFF_APPEARED;
+			delta_set(&x->count, (double)fb[DT_REGION_COUNT], (double)fo[DT_REGION_COUNT]);
+			delta_set(&x->wall_s, (double)fb[DT_REGION_WALL_NS] / NS_PER_S,
+				  (double)fo[DT_REGION_WALL_NS] / NS_PER_S);
+			delta_set(&x->cpu_s, (double)fb[DT_REGION_CPU_NS] / NS_PER_S,
+				  (double)fo[DT_REGION_CPU_NS] / NS_PER_S);
+			delta_set(&x->alloc_calls, (double)fb[DT_REGION_ALLOC_CALLS],
+				  (double)fo[DT_REGION_ALLOC_CALLS]);
+			delta_set(&x->alloc_bytes, (double)fb[DT_REGION_ALLOC_BYTES],
+				  (double)fo[DT_REGION_ALLOC_BYTES]);
+			x->alloc_calls.known = x->alloc_bytes.known = d->regions_alloc;
+			delta_set(&x->peak_live_bytes, (double)fb[DT_REGION_PEAK_LIVE_BYTES],
+				  (double)fo[DT_REGION_PEAK_LIVE_BYTES]);
+			x->peak_live_bytes.known = peak_known;
+		}
+	}
+	return 0;
+}
+
 int dt_diff_build(const struct dt_profile *base, const struct dt_profile *opt, double noise_pct,
 		  struct dt_diff **out)
 {
@@ -149,52 +199,12 @@ int dt_diff_build(const struct dt_profile *base, const struct dt_profile *opt, d
 	delta_set(&d->alloc_bytes, (double)s0->alloc_bytes, (double)s1->alloc_bytes);
 	delta_set(&d->heap_peak_bytes, (double)s0->heap_peak_bytes, (double)s1->heap_peak_bytes);
 	delta_set(&d->rss_peak_bytes, (double)s0->rss_peak_bytes, (double)s1->rss_peak_bytes);
-	if (isnan(d->cpu_s.change_pct) || fabs(d->cpu_s.change_pct) <= noise_pct)
-		d->verdict = DT_DIFF_SAME;
-	else
-		d->verdict = d->cpu_s.change_pct < 0 ? DT_DIFF_FASTER : DT_DIFF_SLOWER;
-	if (build_fns(d, p)) {
+	d->verdict = verdict_of(&d->cpu_s, noise_pct);
+	if (build_fns(d, p) || add_regions(d, base->regions, opt->regions)) {
 		dt_diff_free(d);
 		return -1;
 	}
 	*out = d;
-	return 0;
-}
-
-int dt_diff_add_regions(struct dt_diff *d, const struct dt_regions *base, const struct dt_regions *opt)
-{
-	const struct dt_regions *side[2] = {base, opt};
-	uint32_t cap = base->n + opt->n;
-
-	d->regions = calloc(cap ? cap : 1, sizeof(*d->regions));
-	if (!d->regions)
-		return -1;
-	d->regions_alloc = (base->flags & opt->flags & DT_REGIONS_ALLOC_MEASURED) != 0;
-	for (int k = 0; k < 2; k++) {
-		for (uint32_t i = 0; i < side[k]->n; i++) {
-			const struct dt_region_stat *r = &side[k]->r[i];
-			if (k == 1 && dt_regions_find(base, r->name))
-				continue; /* listed with the baseline's */
-			const struct dt_region_stat *b = k == 0 ? r : NULL;
-			const struct dt_region_stat *o = k == 0 ? dt_regions_find(opt, r->name) : r;
-			struct dt_diff_region *x = &d->regions[d->nregions++];
-			uint64_t zero[DT_REGION_NFIELDS] = {0};
-			const uint64_t *fb = b ? b->f : zero, *fo = o ? o->f : zero;
-
-			x->name = r->name;
-			x->presence = b && o ? DT_DIFF_BOTH : b ? DT_DIFF_VANISHED : DT_DIFF_APPEARED;
-			delta_set(&x->count, (double)fb[DT_REGION_COUNT], (double)fo[DT_REGION_COUNT]);
-			delta_set(&x->wall_s, (double)fb[DT_REGION_WALL_NS] / NS_PER_S,
-				  (double)fo[DT_REGION_WALL_NS] / NS_PER_S);
-			delta_set(&x->cpu_s, (double)fb[DT_REGION_CPU_NS] / NS_PER_S,
-				  (double)fo[DT_REGION_CPU_NS] / NS_PER_S);
-			delta_set(&x->alloc_calls, (double)fb[DT_REGION_ALLOC_CALLS],
-				  (double)fo[DT_REGION_ALLOC_CALLS]);
-			delta_set(&x->alloc_bytes, (double)fb[DT_REGION_ALLOC_BYTES],
-				  (double)fo[DT_REGION_ALLOC_BYTES]);
-			x->alloc_calls.known = x->alloc_bytes.known = d->regions_alloc;
-		}
-	}
 	return 0;
 }
 
@@ -204,6 +214,22 @@ const struct dt_diff_region *dt_diff_find_region(const struct dt_diff *d, const 
 		if (strcmp(d->regions[i].name, name) == 0)
 			return &d->regions[i];
 	return NULL;
+}
+
+int dt_diff_focus_region(struct dt_diff *d, const char *name)
+{
+	const struct dt_diff_region *r = dt_diff_find_region(d, name);
+
+	if (!r)
+		return -1;
+	d->focus = r;
+	d->verdict = verdict_of(&r->wall_s, d->noise_pct);
+	return 0;
+}
+
+const struct dt_delta *dt_diff_verdict_delta(const struct dt_diff *d)
+{
+	return d->focus ? &d->focus->wall_s : &d->cpu_s;
 }
 
 void dt_diff_free(struct dt_diff *d)
@@ -261,29 +287,27 @@ void dt_diff_opts_default(struct dt_diff_opts *o, const char *prog)
 }
 
 struct side {
-	struct dt_regions *regions;
 	struct dt_trace *t;
 	struct dt_symbolizer *sym;
 	struct dt_profile *prof;
 };
 
-static int load_side(const char *prog, const char *path, unsigned sym_flags, struct side *s)
+static int load_side(const struct dt_diff_opts *o, const char *path, struct side *s)
 {
 	char err[DT_READ_ERR_BYTES];
 
-	if (dt_trace_read_file(path, &s->t, err, sizeof(err)) != DT_READ_OK) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, err);
+	int rc = dt_trace_read_file(path, &s->t, err, sizeof(err));
+
+	if (rc != DT_READ_OK) {
+		fprintf(stderr, "%s: %s: %s (%s)\n", o->prog, path, err, dt_read_status_advice(rc));
 		return -1;
 	}
-	if (s->t->partial)
-		fprintf(stderr, "%s: warning: %s: partial trace: %s\n", prog, path, s->t->partial_why);
-	if (dt_regions_read_file(path, &s->regions, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, err);
-		return -1;
-	}
-	dt_regions_sort(s->regions);
-	if (dt_sym_open(s->t, sym_flags, stderr, &s->sym) || dt_profile_build(s->t, s->sym, &s->prof)) {
-		fprintf(stderr, "%s: %s: out of memory while building the profile\n", prog, path);
+	if (s->t->partial && !o->quiet)
+		fprintf(stderr, "%s: warning: %s: partial trace: %s\n", o->prog, path, s->t->partial_why);
+	if (dt_sym_open(s->t, o->sym_flags, o->quiet ? NULL : stderr, &s->sym) ||
+	    dt_profile_build_progress(s->t, s->sym, o->progress, o->progress_ctx, &s->prof)) {
+		fprintf(stderr, "%s: %s: out of memory while building the profile (try a smaller trace)\n",
+			o->prog, path);
 		return -1;
 	}
 	return 0;
@@ -291,7 +315,6 @@ static int load_side(const char *prog, const char *path, unsigned sym_flags, str
 
 static void free_side(struct side *s)
 {
-	dt_regions_free(s->regions);
 	dt_profile_free(s->prof);
 	dt_sym_close(s->sym);
 	dt_trace_free(s->t);
@@ -300,28 +323,17 @@ static void free_side(struct side *s)
 /* The gate: 1 when the chosen quantity regressed by more than the allowed percentage. */
 static int gate(const struct dt_diff *d, const struct dt_diff_opts *o, int *bad)
 {
-	const struct dt_delta *q = &d->cpu_s;
-	const char *what = "total CPU time";
+	const struct dt_delta *q = dt_diff_verdict_delta(d);
+	const char *what = d->focus ? d->focus->name : "total CPU time";
 
 	*bad = 0;
-	if (o->gate_region) {
-		const struct dt_diff_region *r = dt_diff_find_region(d, o->gate_region);
-		if (!r) {
-			fprintf(stderr,
-				"%s: --region: a region present in either trace expected, found no '%s'\n",
-				o->prog, o->gate_region);
-			*bad = 1;
-			return 0;
-		}
-		q = &r->wall_s;
-		what = r->name;
-	} else if (o->gate_function) {
+	if (o->gate_function) {
 		const struct dt_diff_fn *f = dt_diff_find(d, o->gate_function);
 		if (!f) {
-			fprintf(
-			    stderr,
-			    "%s: --function: a function present in either trace expected, found no '%s'\n",
-			    o->prog, o->gate_function);
+			fprintf(stderr,
+				"%s: --function: a function present in either trace expected, found no '%s' "
+				"(see the functions table of the diff)\n",
+				o->prog, o->gate_function);
 			*bad = 1;
 			return 0;
 		}
@@ -364,16 +376,25 @@ int dt_diff_run(const char *baseline, const char *optimized, const struct dt_dif
 	else if (strcmp(o->format, "json") == 0)
 		report = dt_report_diff_json;
 	if (!report) {
-		fprintf(stderr, "%s: --format: text, markdown or json expected for a diff, found '%s'\n",
+		fprintf(stderr,
+			"%s: --format: text, markdown or json expected for a diff, found '%s' (report each "
+			"trace for other formats)\n",
 			o->prog, o->format);
 		return EXIT_BAD;
 	}
-	if (load_side(o->prog, baseline, o->sym_flags, &s[0]) ||
-	    load_side(o->prog, optimized, o->sym_flags, &s[1]))
+	if (load_side(o, baseline, &s[0]) || load_side(o, optimized, &s[1]))
 		goto out;
-	if (dt_diff_build(s[0].prof, s[1].prof, o->noise_pct, &d) ||
-	    dt_diff_add_regions(d, s[0].regions, s[1].regions)) {
-		fprintf(stderr, "%s: %s: out of memory while comparing\n", o->prog, optimized);
+	if (dt_diff_build(s[0].prof, s[1].prof, o->noise_pct, &d)) {
+		fprintf(stderr,
+			"%s: %s: out of memory while comparing (free some memory, or try --no-symbols)\n",
+			o->prog, optimized);
+		goto out;
+	}
+	if (o->region && dt_diff_focus_region(d, o->region)) {
+		fprintf(stderr,
+			"%s: --region: a region present in either trace expected, found no '%s' (the "
+			"report's Regions section lists the names)\n",
+			o->prog, o->region);
 		goto out;
 	}
 	d->baseline_name = baseline;
@@ -384,7 +405,10 @@ int dt_diff_run(const char *baseline, const char *optimized, const struct dt_dif
 			goto out;
 	}
 	if (o->output && !(out = fopen(o->output, "w"))) {
-		fprintf(stderr, "%s: %s: a writable output file expected, found: %m\n", o->prog, o->output);
+		fprintf(stderr,
+			"%s: %s: a writable output file expected, found: %m (check the directory exists and "
+			"is writable)\n",
+			o->prog, o->output);
 		out = stdout;
 		goto out;
 	}

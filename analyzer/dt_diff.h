@@ -38,6 +38,7 @@ struct dt_diff_region {
 	const char *name; /* owned by the dt_regions it came from */
 	enum dt_diff_presence presence;
 	struct dt_delta count, wall_s, cpu_s, alloc_calls, alloc_bytes;
+	struct dt_delta peak_live_bytes; /* unknown unless both traces recorded it */
 };
 
 struct dt_diff {
@@ -50,21 +51,26 @@ struct dt_diff {
 	struct dt_delta alloc_calls, alloc_bytes, heap_peak_bytes, rss_peak_bytes;
 	int has_alloc;
 	double noise_pct;
-	enum dt_diff_verdict verdict;
-	struct dt_diff_fn *fns; /* by |total change| in seconds, largest first */
+	enum dt_diff_verdict verdict;	    /* on cpu_s, or on focus->wall_s with a focus region */
+	const struct dt_diff_region *focus; /* --region: the region that is the unit of the diff */
+	struct dt_diff_fn *fns;		    /* by |total change| in seconds, largest first */
 	uint32_t nfns;
 	struct dt_diff_region *regions; /* by baseline wall time, largest first */
 	uint32_t nregions;
 	int regions_alloc; /* both sides measured allocations in regions */
 };
 
-/* Builds the comparison; the profiles (and their symbolizers) must outlive it. 0 or -1 (memory). */
+/* Builds the comparison, regions included; the profiles (and their symbolizers) must outlive it.
+ * 0 or -1 (memory). */
 int dt_diff_build(const struct dt_profile *base, const struct dt_profile *opt, double noise_pct,
 		  struct dt_diff **out);
 void dt_diff_free(struct dt_diff *d);
-/* Adds the regions of both traces (either may be empty); they must outlive d. 0 or -1 (memory). */
-int dt_diff_add_regions(struct dt_diff *d, const struct dt_regions *base, const struct dt_regions *opt);
 const struct dt_diff_region *dt_diff_find_region(const struct dt_diff *d, const char *name);
+/* Makes region `name` the unit of the diff: the verdict (and the gate) use its wall time.
+ * 0, or -1 when neither trace has the region. */
+int dt_diff_focus_region(struct dt_diff *d, const char *name);
+/* The quantity the verdict and the gate are about: total CPU, or the focus region's wall time. */
+const struct dt_delta *dt_diff_verdict_delta(const struct dt_diff *d);
 /* The function named `name` (exactly, or up to a '(' parameter list), or NULL. */
 const struct dt_diff_fn *dt_diff_find(const struct dt_diff *d, const char *name);
 const char *dt_diff_verdict_name(enum dt_diff_verdict v);
@@ -86,7 +92,10 @@ struct dt_diff_opts {
 	double noise_pct;
 	double fail_if_slower_pct; /* < 0: no gate */
 	const char *gate_function; /* NULL: gate on total CPU */
-	const char *gate_region;   /* or on this region's wall time */
+	const char *region;	   /* the unit of the diff: verdict and gate on this region's wall time */
+	int quiet;		   /* no informational lines on stderr (errors and the gate's still) */
+	dt_progress_fn progress;   /* NULL: none (dt_profile.h) */
+	void *progress_ctx;
 };
 void dt_diff_opts_default(struct dt_diff_opts *o, const char *prog);
 int dt_diff_run(const char *baseline, const char *optimized, const struct dt_diff_opts *o);

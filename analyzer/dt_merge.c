@@ -270,6 +270,13 @@ int dt_trace_merge(struct dt_trace *const *t, size_t n, struct dt_trace **out, c
 		m->has_cpu |= tr->has_cpu;
 		m->has_alloc |= tr->has_alloc;
 		m->has_calls |= tr->has_calls;
+		if (tr->regions) {
+			m->has_regions = 1;
+			if (!m->regions && !(m->regions = dt_regions_new()))
+				goto oom;
+			if (dt_regions_add(m->regions, tr->regions))
+				goto oom;
+		}
 		m->unknown_sections += tr->unknown_sections;
 		if (tr->partial && !m->partial) {
 			m->partial = 1;

@@ -1,6 +1,6 @@
 /* Merging several traces of one program (repeated runs) into one trace that the ordinary
  * profile -> report path reads: CPU samples, allocations and call counts are summed, per-run peaks
- * (RSS, heap) keep the largest run's value. */
+ * (RSS, heap) keep the largest run's value; named regions are summed by name (dt_regions_add). */
 #ifndef DT_MERGE_H
 #define DT_MERGE_H
 

@@ -144,6 +144,25 @@ nomem:
 	return NULL;
 }
 
+/* Every frame but an exact leaf holds a return address: the call is at pc-1. */
+static int frame_is_return(const struct dt_stack *st, uint32_t d)
+{
+	return !(d == 0 && (st->flags & DT_STACK_LEAF_EXACT));
+}
+
+void dt_profile_frame(const struct dt_profile *p, uint32_t sid, uint32_t d, uint64_t *addr,
+		      struct dt_frame_info *out)
+{
+	const struct dt_stack *st = &p->trace->stacks[sid];
+	uint64_t pc = st->pcs[d];
+
+	*addr = frame_is_return(st, d) && pc ? pc - 1 : pc;
+	if (p->sym)
+		dt_sym_lookup(p->sym, pc, frame_is_return(st, d), out);
+	else
+		memset(out, 0, sizeof(*out));
+}
+
 /* Function ids of stack `sid`, leaf first; computed once. Depth 0 maps to one pseudo-frame. */
 static uint32_t *stack_fns(struct dt_profile *p, struct dt_symbolizer *sym, uint32_t sid, uint32_t *depth)
 {
@@ -164,9 +183,8 @@ static uint32_t *stack_fns(struct dt_profile *p, struct dt_symbolizer *sym, uint
 	}
 	for (uint32_t d = 0; d < st->depth; d++) {
 		struct dt_frame_info fi;
-		int is_return = !(d == 0 && (st->flags & DT_STACK_LEAF_EXACT));
 
-		dt_sym_lookup(sym, st->pcs[d], is_return, &fi);
+		dt_sym_lookup(sym, st->pcs[d], frame_is_return(st, d), &fi);
 		struct dt_function *fn = intern_fn(p, fi.function, fi.module, fi.fn_file, fi.fn_line);
 		if (!fn)
 			goto nomem;
@@ -360,26 +378,47 @@ static void fill_summary(struct dt_profile *p)
 
 int dt_profile_build(const struct dt_trace *t, struct dt_symbolizer *sym, struct dt_profile **out)
 {
+	return dt_profile_build_progress(t, sym, NULL, NULL, out);
+}
+
+/* One more record done: tells the callback every DT_PROFILE_PROGRESS_STEP records. */
+static void progress_step(dt_progress_fn fn, void *ctx, uint64_t *done, uint64_t total)
+{
+	if (fn && ++*done % DT_PROFILE_PROGRESS_STEP == 0)
+		fn(ctx, "symbolizing", *done, total);
+}
+
+int dt_profile_build_progress(const struct dt_trace *t, struct dt_symbolizer *sym, dt_progress_fn fn,
+			      void *ctx, struct dt_profile **out)
+{
 	struct dt_profile *p = calloc(1, sizeof(*p));
+	uint64_t total = (uint64_t)t->ncpu + t->nalloc + t->ncalls, done = 0;
 	int rc = -1;
 
 	*out = NULL;
 	if (!p)
 		return -1;
 	p->trace = t;
+	p->sym = sym;
 	p->priv = calloc(1, sizeof(struct priv));
 	p->stack_fns = calloc(t->nstacks ? t->nstacks : 1, sizeof(*p->stack_fns));
-	if (!p->priv || !p->stack_fns)
+	p->regions = dt_regions_dup(t->regions);
+	if (!p->priv || !p->stack_fns || !p->regions)
 		goto out;
-	for (uint32_t i = 0; i < t->ncpu; i++)
+	dt_regions_sort(p->regions);
+	if (fn)
+		fn(ctx, "symbolizing", 0, total);
+	for (uint32_t i = 0; i < t->ncpu; i++, progress_step(fn, ctx, &done, total))
 		if (add_cpu(p, sym, &t->cpu[i]))
 			goto out;
-	for (uint32_t i = 0; i < t->nalloc; i++)
+	for (uint32_t i = 0; i < t->nalloc; i++, progress_step(fn, ctx, &done, total))
 		if (add_alloc(p, sym, &t->alloc[i]))
 			goto out;
-	for (uint32_t i = 0; i < t->ncalls; i++)
+	for (uint32_t i = 0; i < t->ncalls; i++, progress_step(fn, ctx, &done, total))
 		if (add_calls(p, sym, &t->calls[i]))
 			goto out;
+	if (fn)
+		fn(ctx, "symbolizing", total, total);
 	fill_summary(p);
 	rc = 0;
 out:
@@ -421,6 +460,7 @@ void dt_profile_free(struct dt_profile *p)
 	for (uint32_t i = 0; p->stack_fns && i < p->trace->nstacks; i++)
 		free(p->stack_fns[i]);
 	free(p->stack_fns);
+	dt_regions_free(p->regions);
 	free(p);
 }
 

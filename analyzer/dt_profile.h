@@ -70,13 +70,26 @@ struct dt_profile {
 	uint32_t nfns;
 	struct dt_edge *edges;
 	uint32_t nedges;
-	uint32_t **stack_fns; /* per stack: function id of each frame, leaf first; NULL if unused */
+	uint32_t **stack_fns;	    /* per stack: function id of each frame, leaf first; NULL if unused */
+	struct dt_regions *regions; /* named regions by wall time, largest first; empty, never NULL */
+	struct dt_symbolizer *sym;  /* the one it was built with, for dt_profile_frame */
 	void *priv;
 };
 
 /* Builds the model. The trace and the symbolizer must outlive the profile. 0 or -1 (out of memory). */
 int dt_profile_build(const struct dt_trace *t, struct dt_symbolizer *sym, struct dt_profile **out);
+/* Progress of a long build (symbolizing every record's stack): called with done = 0 first, then at
+ * most once per DT_PROFILE_PROGRESS_STEP records, and with done == total last. The callback throttles
+ * and draws; the model only counts. */
+typedef void (*dt_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total);
+#define DT_PROFILE_PROGRESS_STEP 256u
+int dt_profile_build_progress(const struct dt_trace *t, struct dt_symbolizer *sym, dt_progress_fn fn,
+			      void *ctx, struct dt_profile **out);
 void dt_profile_free(struct dt_profile *p);
+/* Frame d (< depth) of stack sid looked up as the model did (a return address as pc-1), for
+ * reporters that need per-pc detail such as the line (pprof). *addr: the address looked up. */
+void dt_profile_frame(const struct dt_profile *p, uint32_t sid, uint32_t d, uint64_t *addr,
+		      struct dt_frame_info *out);
 
 /* Functions sorted for a table: by self samples, then total, then name (a new array; free it). */
 struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total);

@@ -19,7 +19,8 @@
 #define MODULE_REC_MIN_BYTES 32u /* 3 x u64, u32 idlen, u32 path length */
 #define CPU_REC_BYTES 20u	 /* u32 stack, u64 samples, u64 weight_ns */
 #define ALLOC_REC_BYTES (4u + 8u * DT_ALLOC_NFIELDS)
-#define CALL_REC_BYTES 40u /* 5 x u64 */
+#define CALL_REC_BYTES 40u	/* 5 x u64 */
+#define REGION_MAX_FIELDS 1024u /* a sanity bound on a newer writer's field count */
 #define READ_CHUNK_BYTES (1u << 20)
 
 /* A bounded view of one section payload. */
@@ -296,6 +297,87 @@ static int parse_calls(struct dt_trace *t, struct cursor *c, char *err, size_t e
 	return cur_end(c, err, errlen);
 }
 
+/* DT_SEC_REGIONS: u32 flags; u64 dropped; u32 nfields; u32 n; n x { str name; u64 value[nfields] }.
+ * Fields beyond DT_REGION_NFIELDS (a newer writer's) are skipped; missing ones stay 0 and nfields
+ * tells the reporters they were not recorded. */
+static int parse_regions_cur(struct cursor *c, struct dt_regions **out, char *err, size_t errlen)
+{
+	struct dt_regions *r = dt_regions_new();
+	uint32_t nfields, n;
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return fail(err, errlen, DT_READ_ENOMEM, "regions: out of memory");
+	if (cur_u32(c, &r->flags) || cur_u64(c, &r->dropped) || cur_u32(c, &nfields)) {
+		rc = fail(err, errlen, DT_READ_EFORMAT, "regions: a 20-byte header expected, found %zu bytes",
+			  c->left);
+		goto out;
+	}
+	if (nfields > REGION_MAX_FIELDS) {
+		rc = fail(err, errlen, DT_READ_EFORMAT, "regions: at most %u fields expected, found %u",
+			  REGION_MAX_FIELDS, nfields);
+		goto out;
+	}
+	rc = cur_count(c, &n, STR_LEN_BYTES + 8u * (size_t)nfields, err, errlen);
+	if (rc)
+		goto out;
+	r->nfields = nfields;
+	r->runs = 1;
+	r->r = calloc(n ? n : 1, sizeof(*r->r));
+	if (!r->r) {
+		rc = fail(err, errlen, DT_READ_ENOMEM, "regions: out of memory for %u regions", n);
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct dt_region_stat *s = &r->r[i];
+
+		rc = cur_str(c, &s->name, err, errlen);
+		if (rc)
+			goto out;
+		r->n = i + 1; /* owns the name from here on */
+		if (strlen(s->name) > DT_REGION_NAME_BYTES) {
+			rc = fail(err, errlen, DT_READ_EFORMAT,
+				  "regions: region %u: a name of at most %u bytes expected, found %zu", i,
+				  DT_REGION_NAME_BYTES, strlen(s->name));
+			goto out;
+		}
+		for (uint32_t f = 0; f < nfields; f++) {
+			uint64_t v;
+
+			if (cur_u64(c, &v)) {
+				rc = fail(err, errlen, DT_READ_EFORMAT,
+					  "regions: region %u: %u values expected, found the end of the "
+					  "section",
+					  i, nfields);
+				goto out;
+			}
+			if (f < DT_REGION_NFIELDS)
+				s->f[f] = v;
+		}
+	}
+	rc = cur_end(c, err, errlen);
+out:
+	if (rc) {
+		dt_regions_free(r);
+		return rc;
+	}
+	*out = r;
+	return DT_READ_OK;
+}
+
+static int parse_regions(struct dt_trace *t, struct cursor *c, char *err, size_t errlen)
+{
+	return parse_regions_cur(c, &t->regions, err, errlen);
+}
+
+int dt_trace_parse_regions(const uint8_t *p, size_t len, struct dt_regions **out, char *err, size_t errlen)
+{
+	struct cursor c = {p, len, "regions"};
+
+	return parse_regions_cur(&c, out, err, errlen);
+}
+
 struct section_kind {
 	uint32_t id;
 	const char *name;
@@ -311,6 +393,7 @@ static const struct section_kind section_kinds[] = {
     {DT_SEC_CPU, "cpu", offsetof(struct dt_trace, has_cpu), parse_cpu},
     {DT_SEC_ALLOC, "alloc", offsetof(struct dt_trace, has_alloc), parse_alloc},
     {DT_SEC_CALLS, "calls", offsetof(struct dt_trace, has_calls), parse_calls},
+    {DT_SEC_REGIONS, "regions", offsetof(struct dt_trace, has_regions), parse_regions},
 };
 
 static int section_known(uint32_t id)
@@ -540,7 +623,24 @@ void dt_trace_free(struct dt_trace *t)
 	free(t->cpu);
 	free(t->alloc);
 	free(t->calls);
+	dt_regions_free(t->regions);
 	free(t);
+}
+
+const char *dt_read_status_advice(int status)
+{
+	switch (status) {
+	case DT_READ_EIO:
+		return "give the trace path that `deiatrace record` printed";
+	case DT_READ_EFORMAT:
+		return "not a deiatrace trace, or a damaged one: record the program again";
+	case DT_READ_EVERSION:
+		return "install the deiatrace that wrote it, or record again with this one";
+	case DT_READ_ENOMEM:
+		return "free some memory, or record a shorter run";
+	default:
+		return "record the program again";
+	}
 }
 
 const struct dt_module *dt_trace_module_for(const struct dt_trace *t, uint64_t pc)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dt_format.h"
+#include "dt_regions.h"
 
 enum dt_read_status {
 	DT_READ_OK = 0,
@@ -58,7 +59,7 @@ struct dt_trace {
 	char partial_why[128];		/* human-readable reason when partial */
 	uint64_t meta[DT_META_NFIELDS]; /* missing fields are 0 */
 	uint32_t meta_fields;		/* fields present in the file (may exceed DT_META_NFIELDS) */
-	int has_meta, has_cmdline, has_modules, has_stacks, has_cpu, has_alloc, has_calls;
+	int has_meta, has_cmdline, has_modules, has_stacks, has_cpu, has_alloc, has_calls, has_regions;
 
 	char *exe;
 	uint32_t argc;
@@ -75,7 +76,8 @@ struct dt_trace {
 	struct dt_alloc_rec *alloc;
 	uint32_t ncalls;
 	struct dt_call_rec *calls;
-	uint32_t unknown_sections; /* skipped, ids not known to this reader */
+	struct dt_regions *regions; /* DT_SEC_REGIONS (runs = 1); NULL when the trace has none */
+	uint32_t unknown_sections;  /* skipped, ids not known to this reader */
 };
 
 /* Parse a trace held in memory. On DT_READ_OK *out owns a new trace (free with dt_trace_free);
@@ -84,6 +86,13 @@ int dt_trace_read_mem(const uint8_t *buf, size_t len, struct dt_trace **out, cha
 /* Read and parse the file at path (the whole file is read; bounded by its size). */
 int dt_trace_read_file(const char *path, struct dt_trace **out, char *err, size_t errlen);
 void dt_trace_free(struct dt_trace *t);
+/* Parses one DT_SEC_REGIONS payload (untrusted; the reader calls it for that section, the tests
+ * directly). DT_READ_OK and *out set, or a negative dt_read_status with *out NULL and err set. */
+int dt_trace_parse_regions(const uint8_t *p, size_t len, struct dt_regions **out, char *err, size_t errlen);
+
+/* What the user can do about a failed read, for the end of an error message: "give the trace path
+ * that `deiatrace record` printed", "record the program again", ... Never NULL. */
+const char *dt_read_status_advice(int status);
 
 /* Module whose [lo, hi) holds pc, or NULL. */
 const struct dt_module *dt_trace_module_for(const struct dt_trace *t, uint64_t pc);

@@ -9,6 +9,7 @@
 #include "dt_report.h"
 
 #define NAME_COLS 44u
+#define REGION_NAME_COLS 34u /* the regions table has one column more */
 #define DIFF_JSON_VERSION 1
 
 static const char *presence_name(enum dt_diff_presence p)
@@ -46,18 +47,22 @@ static const char *fmt_count(char *buf, size_t len, const struct dt_delta *d, in
 
 static void verdict_line(FILE *out, const struct dt_diff *d, const char *bold)
 {
-	const struct dt_delta *c = &d->cpu_s;
+	const struct dt_delta *c = dt_diff_verdict_delta(d);
 
 	fprintf(out, "%sVerdict: %s%s", bold, dt_diff_verdict_name(d->verdict), bold);
+	if (d->focus)
+		fprintf(out, " (region %s, wall time", d->focus->name);
 	if (!isnan(c->change_pct)) {
-		fprintf(out, " (CPU time %.3f s -> %.3f s, %+.1f%%", c->baseline, c->optimized,
-			c->change_pct);
+		fprintf(out, "%s %.3f s -> %.3f s, %+.1f%%", d->focus ? "" : " (CPU time", c->baseline,
+			c->optimized, c->change_pct);
 		if (c->optimized > 0 && c->baseline > 0)
 			fprintf(out, ", %.2fx %s",
 				c->baseline >= c->optimized ? c->baseline / c->optimized
 							    : c->optimized / c->baseline,
 				c->baseline >= c->optimized ? "as fast" : "as slow");
 		fprintf(out, ")");
+	} else if (d->focus) {
+		fprintf(out, " %.3f s -> %.3f s)", c->baseline, c->optimized);
 	}
 	fprintf(out, "; changes within +-%.1f%% count as noise\n", d->noise_pct);
 }
@@ -108,19 +113,19 @@ static void count_presence(const struct dt_diff *d, uint32_t *appeared, uint32_t
 
 static void regions_text(FILE *out, const struct dt_diff *d)
 {
-	char c[32], e[32], name[NAME_COLS + 8];
+	char c[32], e[32], g[32], name[NAME_COLS + 8];
 
 	if (!d->nregions)
 		return;
 	fprintf(out, "\nRegions (wall time; include/deiatrace.h)\n");
-	fprintf(out, "  %-10s %10s %10s %8s %9s %9s  %s\n", "status", "base s", "opt s", "change", "cpu chg",
-		"count o", "region");
+	fprintf(out, "  %-10s %10s %10s %8s %9s %9s %9s  %s\n", "status", "base s", "opt s", "change",
+		"cpu chg", "peak chg", "count o", "region");
 	for (uint32_t i = 0; i < d->nregions; i++) {
 		const struct dt_diff_region *r = &d->regions[i];
-		fprintf(out, "  %-10s %10.3f %10.3f %8s %9s %9.0f  %s\n", presence_name(r->presence),
+		fprintf(out, "  %-10s %10.3f %10.3f %8s %9s %9s %9.0f  %s\n", presence_name(r->presence),
 			r->wall_s.baseline, r->wall_s.optimized, fmt_pct(c, sizeof(c), &r->wall_s),
-			fmt_pct(e, sizeof(e), &r->cpu_s), r->count.optimized,
-			dt_fmt_fit(name, sizeof(name), r->name, NAME_COLS));
+			fmt_pct(e, sizeof(e), &r->cpu_s), fmt_pct(g, sizeof(g), &r->peak_live_bytes),
+			r->count.optimized, dt_fmt_fit(name, sizeof(name), r->name, REGION_NAME_COLS));
 	}
 }
 
@@ -216,15 +221,15 @@ int dt_report_diff_markdown(FILE *out, const struct dt_diff *d, uint32_t top_n)
 	}
 	if (d->nregions)
 		fprintf(out, "\n## Regions\n\n| region | status | baseline wall s | optimized wall s | "
-			     "change | CPU change |\n"
-			     "|---|---|---:|---:|---:|---:|\n");
+			     "change | CPU change | peak live change |\n"
+			     "|---|---|---:|---:|---:|---:|---:|\n");
 	for (uint32_t i = 0; i < d->nregions; i++) {
 		const struct dt_diff_region *r = &d->regions[i];
 		fputs("| `", out);
 		md_cell(out, r->name);
-		fprintf(out, "` | %s | %.3f | %.3f | %s | %s |\n", presence_name(r->presence),
+		fprintf(out, "` | %s | %.3f | %.3f | %s | %s | %s |\n", presence_name(r->presence),
 			r->wall_s.baseline, r->wall_s.optimized, fmt_pct(c, sizeof(c), &r->wall_s),
-			fmt_pct(e, sizeof(e), &r->cpu_s));
+			fmt_pct(e, sizeof(e), &r->cpu_s), fmt_pct(f, sizeof(f), &r->peak_live_bytes));
 	}
 	return ferror(out) ? -1 : 0;
 }
@@ -256,8 +261,12 @@ int dt_report_diff_json(FILE *out, const struct dt_diff *d, uint32_t top_n)
 	dt_json_put_string(out, d->program);
 	fprintf(out, ",\n  \"verdict\": \"%s\",\n  \"noise_pct\": ", dt_diff_verdict_name(d->verdict));
 	dt_json_put_number(out, d->noise_pct);
+	fputs(",\n  \"verdict_quantity\": ", out);
+	fputs(d->focus ? "\"region_wall_s\"" : "\"cpu_s\"", out);
+	fputs(",\n  \"verdict_region\": ", out);
+	dt_json_put_string(out, d->focus ? d->focus->name : NULL);
 	fprintf(out, ",\n  \"improvement_pct\": ");
-	dt_json_put_number(out, -d->cpu_s.change_pct);
+	dt_json_put_number(out, -dt_diff_verdict_delta(d)->change_pct);
 	fprintf(out, ",\n  \"totals\": {\n    \"cpu_source\": \"%s\",\n    ", d->cpu_source);
 	json_delta(out, "cpu_s", &d->cpu_s);
 	fputs(",\n    ", out);
@@ -320,6 +329,8 @@ int dt_report_diff_json(FILE *out, const struct dt_diff *d, uint32_t top_n)
 		json_delta(out, "alloc_calls", &r->alloc_calls);
 		fputs(", ", out);
 		json_delta(out, "alloc_bytes", &r->alloc_bytes);
+		fputs(", ", out);
+		json_delta(out, "peak_live_bytes", &r->peak_live_bytes);
 		fputs("}", out);
 	}
 	fputs(d->nregions ? "\n  ]\n}\n" : "]\n}\n", out);

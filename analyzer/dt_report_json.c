@@ -283,6 +283,48 @@ static int cmp_edge(const void *a, const void *b)
 	return x->callee < y->callee ? -1 : x->callee > y->callee;
 }
 
+/* "regions" (docs/json-schema.md): always present, an empty list when the trace has none. Figures
+ * the trace did not record are null. */
+static void put_regions(FILE *out, const struct dt_profile *p)
+{
+	const struct dt_regions *r = p->regions;
+	int alloc = (r->flags & DT_REGIONS_ALLOC_MEASURED) != 0;
+	int has_peak = alloc && dt_regions_has_field(r, DT_REGION_PEAK_LIVE_BYTES);
+
+	fprintf(out, ",\n  \"regions\":{\"alloc_measured\":%s,\"dropped\":%" PRIu64 ",\"list\":[",
+		alloc ? "true" : "false", r->dropped);
+	for (uint32_t i = 0; i < r->n; i++) {
+		const uint64_t *f = r->r[i].f;
+		int first = 1;
+
+		fputs(i ? ",\n  {" : "\n  {", out);
+		kv_str(out, "name", r->r[i].name, &first);
+		kv_u64(out, "count", f[DT_REGION_COUNT], &first);
+		kv_num(out, "wall_s", (double)f[DT_REGION_WALL_NS] / NS_PER_S, &first);
+		kv_num(out, "self_wall_s", (double)f[DT_REGION_SELF_WALL_NS] / NS_PER_S, &first);
+		kv_num(out, "cpu_s", (double)f[DT_REGION_CPU_NS] / NS_PER_S, &first);
+		kv_num(out, "max_wall_s", (double)f[DT_REGION_MAX_WALL_NS] / NS_PER_S, &first);
+		kv_u64(out, "wall_ns", f[DT_REGION_WALL_NS], &first);
+		kv_u64(out, "self_wall_ns", f[DT_REGION_SELF_WALL_NS], &first);
+		kv_u64(out, "cpu_ns", f[DT_REGION_CPU_NS], &first);
+		kv_u64(out, "max_wall_ns", f[DT_REGION_MAX_WALL_NS], &first);
+		key(out, "alloc_calls", &first);
+		fputs(alloc ? "" : "null", out);
+		if (alloc)
+			fprintf(out, "%" PRIu64, f[DT_REGION_ALLOC_CALLS]);
+		key(out, "alloc_bytes", &first);
+		fputs(alloc ? "" : "null", out);
+		if (alloc)
+			fprintf(out, "%" PRIu64, f[DT_REGION_ALLOC_BYTES]);
+		key(out, "peak_live_bytes", &first);
+		fputs(has_peak ? "" : "null", out);
+		if (has_peak)
+			fprintf(out, "%" PRIu64, f[DT_REGION_PEAK_LIVE_BYTES]);
+		fputs("}", out);
+	}
+	fputs("]}", out);
+}
+
 int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
 {
 	struct dt_function **sorted = dt_profile_sorted(p, 0);
@@ -347,7 +389,9 @@ int dt_report_json(FILE *out, const struct dt_profile *p, const struct dt_report
 		fputs(i ? ",\n  " : "\n  ", out);
 		put_hint(out, &h[i]);
 	}
-	fputs("]\n}\n", out);
+	fputs("]", out);
+	put_regions(out, p);
+	fputs("\n}\n", out);
 	rc = ferror(out) ? -1 : 0;
 out:
 	free(sorted);

@@ -1,5 +1,7 @@
 /* Text reporter (the default): summary, functions table, bottlenecks, callers/callees of the
- * hottest functions, memory. Reads the profile model only; every line fits DT_REPORT_WIDTH_COLS. */
+ * hottest functions, memory, named regions. Reads the profile model only; every line fits
+ * DT_REPORT_WIDTH_COLS. ANSI colour only when opts->color says so (the CLI decides: a terminal, no
+ * NO_COLOR, not --color=never); escape sequences never change the visible layout. */
 #include "dt_report.h"
 
 #include <inttypes.h>
@@ -17,6 +19,24 @@
 #define BOTTLENECK_NAME_WIDTH 30u /* the bottleneck table's function column */
 #define NS_PER_US 1e3
 #define NS_PER_MS 1e6
+#define REGION_NAME_WIDTH 20u /* the regions table's name column */
+
+/* SGR sequences (ECMA-48): every coloured span ends with SGR_RESET on the same line. */
+#define SGR_BOLD "\033[1m"
+#define SGR_RED "\033[31m"
+#define SGR_YELLOW "\033[33m"
+#define SGR_RESET "\033[0m"
+
+static const char *sgr(const struct dt_report_opts *o, const char *code)
+{
+	return o->color ? code : "";
+}
+
+/* A section title: "\nTitle (details)\n", the title bold. */
+static void print_heading(FILE *out, const struct dt_report_opts *o, const char *title, const char *details)
+{
+	fprintf(out, "\n%s%s%s%s\n", sgr(o, SGR_BOLD), title, sgr(o, SGR_RESET), details);
+}
 
 static void print_rule(FILE *out)
 {
@@ -25,7 +45,7 @@ static void print_rule(FILE *out)
 	fputc('\n', out);
 }
 
-static void print_summary(FILE *out, const struct dt_profile *p)
+static void print_summary(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
 {
 	const struct dt_summary *s = &p->summary;
 	char cmd[NAME_BUF_BYTES] = "", fit[NAME_BUF_BYTES], b1[32], b2[32];
@@ -37,13 +57,14 @@ static void print_summary(FILE *out, const struct dt_profile *p)
 		used = sizeof(cmd) - 1;
 	if (!s->argc)
 		snprintf(cmd, sizeof(cmd), "%s", s->program);
-	fprintf(out, "deiatrace profile of %s\n", dt_fmt_fit(fit, sizeof(fit), cmd, SUMMARY_ARGV_WIDTH));
+	fprintf(out, "%sdeiatrace profile of %s%s\n", sgr(o, SGR_BOLD),
+		dt_fmt_fit(fit, sizeof(fit), cmd, SUMMARY_ARGV_WIDTH), sgr(o, SGR_RESET));
 	if (s->argc && strcmp(s->program, s->argv[0]) != 0)
 		fprintf(out, "  program  %s\n",
 			dt_fmt_fit_tail(fit, sizeof(fit), s->program, SUMMARY_ARGV_WIDTH));
 	if (s->partial)
-		fprintf(out, "  *** partial trace: %s ***\n",
-			dt_fmt_fit(fit, sizeof(fit), s->partial_why, 76));
+		fprintf(out, "  %s*** partial trace: %s ***%s\n", sgr(o, SGR_RED),
+			dt_fmt_fit(fit, sizeof(fit), s->partial_why, 76), sgr(o, SGR_RESET));
 	fprintf(out, "  pid %" PRIu64 ", wall %.3f s, CPU %.3f s user + %.3f s sys, %" PRIu64 " thread%s\n",
 		s->pid, s->wall_s, s->cpu_user_s, s->cpu_sys_s, s->threads, s->threads == 1 ? "" : "s");
 	fprintf(out,
@@ -101,13 +122,14 @@ static const char *fmt_calls(char *buf, size_t len, uint64_t calls)
 static void print_functions(FILE *out, const struct dt_profile *p, struct dt_function **sorted,
 			    const struct dt_report_opts *o)
 {
-	char name[NAME_BUF_BYTES], loc[NAME_BUF_BYTES], locfit[NAME_BUF_BYTES], calls[24];
+	char name[NAME_BUF_BYTES], loc[NAME_BUF_BYTES], locfit[NAME_BUF_BYTES], calls[24], det[64];
 	uint32_t rows = 0;
 
 	for (uint32_t i = 0; i < p->nfns; i++)
 		rows += sorted[i]->total_samples > 0;
-	fprintf(out, "\nFunctions by self time (top %" PRIu32 " of %" PRIu32 ")\n",
-		rows < o->top_n ? rows : o->top_n, rows);
+	snprintf(det, sizeof(det), " (top %" PRIu32 " of %" PRIu32 ")", rows < o->top_n ? rows : o->top_n,
+		 rows);
+	print_heading(out, o, "Functions by self time", det);
 	fprintf(out, "%6s %8s %6s %8s %8s %9s %-*s %s\n", "self%", "self s", "total%", "total s", "samples",
 		"calls", FN_COL_WIDTH, "function", "file:line");
 	for (uint32_t i = 0, shown = 0; i < p->nfns && shown < o->top_n; i++) {
@@ -135,12 +157,13 @@ static int print_bottlenecks(FILE *out, const struct dt_profile *p, const struct
 {
 	struct dt_bottleneck *b;
 	size_t n;
-	char name[NAME_BUF_BYTES], calls[24], avg[24], alloc[32], peak[32];
+	char name[NAME_BUF_BYTES], calls[24], avg[24], alloc[32], peak[32], det[64];
 
 	if (dt_bottlenecks_find(p, o->threshold_pct, o->inclusive, &b, &n))
 		return -1;
-	fprintf(out, "\nBottlenecks (%s time >= %.1f%% of samples)\n", o->inclusive ? "total" : "self",
-		o->threshold_pct);
+	snprintf(det, sizeof(det), " (%s time >= %.1f%% of samples)", o->inclusive ? "total" : "self",
+		 o->threshold_pct);
+	print_heading(out, o, "Bottlenecks", det);
 	if (!n) {
 		fprintf(out, "  none\n");
 		return 0;
@@ -152,12 +175,15 @@ static int print_bottlenecks(FILE *out, const struct dt_profile *p, const struct
 		uint64_t w = o->inclusive ? fn->total_weight_ns : fn->self_weight_ns;
 		uint64_t smp = o->inclusive ? fn->total_samples : fn->self_samples;
 
-		fprintf(out, "  %5.1f%% %8.3f %8" PRIu64 " %9s %9s %10s %10s  %s\n", b[i].time_pct,
+		/* The worst bottleneck red, the others yellow: the eye goes to the first line. */
+		fputs(sgr(o, i == 0 ? SGR_RED : SGR_YELLOW), out);
+		fprintf(out, "  %5.1f%% %8.3f %8" PRIu64 " %9s %9s %10s %10s  %s", b[i].time_pct,
 			(double)w / NS_PER_S, smp, fmt_calls(calls, sizeof(calls), fn->calls),
 			fmt_call_ns(avg, sizeof(avg), dt_profile_avg_call_ns(fn)),
 			dt_fmt_bytes(alloc, sizeof(alloc), fn->alloc_bytes),
 			dt_fmt_bytes(peak, sizeof(peak), fn->peak_live_bytes),
 			dt_fmt_fit(name, sizeof(name), fn->name, BOTTLENECK_NAME_WIDTH));
+		fprintf(out, "%s\n", sgr(o, SGR_RESET));
 	}
 	free(b);
 	return 0;
@@ -204,7 +230,7 @@ static int print_hints(FILE *out, const struct dt_profile *p, const struct dt_re
 		return 0;
 	if (dt_hints_find(p, &o->hints, o->threshold_pct, o->inclusive, &h, &n))
 		return -1;
-	fprintf(out, "\nHints\n");
+	print_heading(out, o, "Hints", "");
 	if (!n)
 		fprintf(out, "  none\n");
 	for (size_t i = 0; i < n; i++) {
@@ -214,7 +240,7 @@ static int print_hints(FILE *out, const struct dt_profile *p, const struct dt_re
 			dt_fmt_fit(name, sizeof(name), h[i].fn->name, DT_REPORT_WIDTH_COLS - (size_t)used);
 		else
 			snprintf(name, sizeof(name), "(whole program)");
-		fprintf(out, "%s%s\n", line, name);
+		fprintf(out, "  %s%s%s: %s\n", sgr(o, SGR_YELLOW), h[i].rule, sgr(o, SGR_RESET), name);
 		print_wrapped(out, "    ", h[i].evidence);
 		if (h[i].related) {
 			snprintf(line, sizeof(line), "caller: %s", h[i].related->name);
@@ -259,7 +285,8 @@ static void print_edge_list(FILE *out, const struct dt_profile *p, const struct 
 		fprintf(out, "      (none)\n");
 }
 
-static int print_related(FILE *out, const struct dt_profile *p, struct dt_function **sorted)
+static int print_related(FILE *out, const struct dt_profile *p, struct dt_function **sorted,
+			 const struct dt_report_opts *o)
 {
 	const struct dt_edge **edges = malloc((p->nedges ? p->nedges : 1) * sizeof(*edges));
 	char name[NAME_BUF_BYTES];
@@ -269,8 +296,10 @@ static int print_related(FILE *out, const struct dt_profile *p, struct dt_functi
 	for (uint32_t i = 0; i < p->nedges; i++)
 		edges[i] = &p->edges[i];
 	qsort(edges, p->nedges, sizeof(*edges), cmp_edge_samples);
-	fprintf(out, "\nCallers and callees of the top %u functions (%% of the function's total samples)\n",
-		DT_REPORT_RELATED_FNS);
+	char det[64];
+	snprintf(det, sizeof(det), " of the top %u functions (%% of the function's total samples)",
+		 DT_REPORT_RELATED_FNS);
+	print_heading(out, o, "Callers and callees", det);
 	for (uint32_t i = 0; i < p->nfns && i < DT_REPORT_RELATED_FNS; i++) {
 		if (!sorted[i]->self_samples)
 			break;
@@ -305,7 +334,7 @@ static int print_memory(FILE *out, const struct dt_profile *p, const struct dt_r
 	if (!v)
 		return -1;
 	qsort(v, p->nfns, sizeof(*v), cmp_alloc_bytes);
-	fprintf(out, "\nMemory\n");
+	print_heading(out, o, "Memory", "");
 	fprintf(out, "  %" PRIu64 " allocations, %" PRIu64 " frees, %s allocated, heap peak %s\n",
 		s->alloc_calls, s->free_calls, dt_fmt_bytes(b[0], sizeof(b[0]), s->alloc_bytes),
 		dt_fmt_bytes(b[1], sizeof(b[1]), s->heap_peak_bytes));
@@ -332,6 +361,47 @@ static int print_memory(FILE *out, const struct dt_profile *p, const struct dt_r
 	return 0;
 }
 
+static double sec(uint64_t ns)
+{
+	return (double)ns / NS_PER_S;
+}
+
+/* Named regions (include/deiatrace.h): nothing when the trace has none. */
+static int print_regions(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
+{
+	const struct dt_regions *r = p->regions;
+	char name[NAME_BUF_BYTES], bytes[32], peak[32];
+	int alloc = (r->flags & DT_REGIONS_ALLOC_MEASURED) != 0;
+	int has_peak = alloc && dt_regions_has_field(r, DT_REGION_PEAK_LIVE_BYTES);
+
+	if (!r->n && !r->dropped)
+		return 0;
+	print_heading(out, o, "Regions", " (include/deiatrace.h; seconds, nested regions included)");
+	fprintf(out, "  %-*s %7s %8s %8s %8s %8s %9s %10s %10s\n", REGION_NAME_WIDTH, "region", "count",
+		"wall s", "self s", "cpu s", "max s", "allocs", "bytes", "peak live");
+	for (uint32_t i = 0; i < r->n; i++) {
+		const uint64_t *f = r->r[i].f;
+
+		fprintf(out, "  %-*s %7" PRIu64 " %8.3f %8.3f %8.3f %8.3f", REGION_NAME_WIDTH,
+			dt_fmt_fit(name, sizeof(name), r->r[i].name, REGION_NAME_WIDTH), f[DT_REGION_COUNT],
+			sec(f[DT_REGION_WALL_NS]), sec(f[DT_REGION_SELF_WALL_NS]), sec(f[DT_REGION_CPU_NS]),
+			sec(f[DT_REGION_MAX_WALL_NS]));
+		if (alloc)
+			fprintf(out, " %9" PRIu64 " %10s", f[DT_REGION_ALLOC_CALLS],
+				dt_fmt_bytes(bytes, sizeof(bytes), f[DT_REGION_ALLOC_BYTES]));
+		else
+			fprintf(out, " %9s %10s", "-", "-");
+		fprintf(out, " %10s\n",
+			has_peak ? dt_fmt_bytes(peak, sizeof(peak), f[DT_REGION_PEAK_LIVE_BYTES]) : "-");
+	}
+	if (r->dropped)
+		fprintf(out,
+			"  %" PRIu64
+			" region begins/ends not recorded (table full, nested too deep, or unmatched)\n",
+			r->dropped);
+	return ferror(out) ? -1 : 0;
+}
+
 int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
 {
 	struct dt_function **sorted = dt_profile_sorted(p, 0);
@@ -339,11 +409,11 @@ int dt_report_text(FILE *out, const struct dt_profile *p, const struct dt_report
 
 	if (!sorted)
 		return -1;
-	print_summary(out, p);
+	print_summary(out, p, o);
 	print_rule(out);
 	print_functions(out, p, sorted, o);
-	if (print_bottlenecks(out, p, o) || print_hints(out, p, o) || print_related(out, p, sorted) ||
-	    print_memory(out, p, o))
+	if (print_bottlenecks(out, p, o) || print_hints(out, p, o) || print_related(out, p, sorted, o) ||
+	    print_memory(out, p, o) || print_regions(out, p, o))
 		goto out;
 	rc = ferror(out) ? -1 : 0;
 out:

@@ -170,7 +170,10 @@ static int load(const char *path, struct bench_side *s)
 
 	memset(s, 0, sizeof(*s));
 	if (!f) {
-		fprintf(stderr, DT_FE_PROG ": %s: a readable bench result expected, found: %m\n", path);
+		fprintf(stderr,
+			DT_FE_PROG ": %s: a readable bench result expected, found: %m (give the file that "
+				   "'deiatrace bench -f json -o FILE' wrote)\n",
+			path);
 		return -1;
 	}
 	s->doc = malloc(BENCH_FILE_MAX_BYTES + 1);
@@ -185,7 +188,8 @@ static int load(const char *path, struct bench_side *s)
 	if (!member(s->doc, "deiatrace_bench_version") || !cmd || number(member(cmd, "runs"), &runs) ||
 	    runs < 1) {
 		fprintf(stderr,
-			DT_FE_PROG ": %s: a 'deiatrace bench -f json' result expected, found other JSON\n",
+			DT_FE_PROG ": %s: a 'deiatrace bench -f json' result expected, found other JSON "
+				   "(compare two bench results, or two .bin traces)\n",
 			path);
 		return -1;
 	}
@@ -336,16 +340,19 @@ int dt_bench_diff_run(const char *pa, const char *pb, const struct dt_diff_opts 
 	int rc = DT_FE_EXIT_USAGE;
 
 	memset(&b, 0, sizeof(b));
-	if (o->gate_function || o->gate_region) {
-		fprintf(stderr,
-			DT_FE_PROG ": --function/--region: traces expected for them, found bench results\n");
+	if (o->gate_function || o->region) {
+		fprintf(stderr, DT_FE_PROG ": --function/--region: traces expected for them, found bench "
+					   "results (diff two .bin traces for those)\n");
 		return DT_FE_EXIT_USAGE;
 	}
 	if (load(pa, &a) || load(pb, &b))
 		goto out;
 	compare(&a, &b, rows);
 	if (o->output && !(out = fopen(o->output, "w"))) {
-		fprintf(stderr, DT_FE_PROG ": %s: a writable output file expected, found: %m\n", o->output);
+		fprintf(stderr,
+			DT_FE_PROG ": %s: a writable output file expected, found: %m (check the directory "
+				   "exists and is writable)\n",
+			o->output);
 		out = stdout;
 		goto out;
 	}

@@ -51,7 +51,8 @@ struct series {
 
 struct bench {
 	uint32_t runs, warmup;
-	int profile, quiet;
+	int profile, quiet; /* quiet: the program's output goes to /dev/null */
+	int no_info;	    /* -q: no informational lines of our own */
 	const char *format, *output;
 	struct series s[2];
 	int ns;
@@ -79,6 +80,7 @@ static void usage(FILE *out)
 	    "      --show-output       let the program write to the terminal (default: /dev/null)\n"
 	    "  -f, --format FMT        text (default), markdown or json\n"
 	    "  -o, --output FILE       write the report to FILE instead of standard output\n"
+	    "  -q, --quiet             no informational messages on stderr (errors still)\n"
 	    "  -h, --help              show this help\n\n"
 	    "Exit status: 0 when every run exited 0, 1 when some did not, 2 wrong usage.\n",
 	    DEFAULT_RUNS);
@@ -300,27 +302,34 @@ static int report_profile(FILE *out, struct bench *b, int json)
 	snprintf(pattern, sizeof(pattern), "%s/run.%%p.bin", b->trace_dir);
 	for (uint32_t i = 0; i < s->n; i++) {
 		if (dt_run_find_trace(pattern, s->pid[i], path, sizeof(path))) {
-			fprintf(stderr, DT_FE_PROG ": run %" PRIu32 " (pid %d) wrote no trace in %s\n", i + 1,
-				(int)s->pid[i], b->trace_dir);
+			fprintf(stderr,
+				DT_FE_PROG ": run %" PRIu32 " (pid %d) wrote no trace in %s (a statically "
+							    "linked program cannot be profiled)\n",
+				i + 1, (int)s->pid[i], b->trace_dir);
 			continue;
 		}
 		if (dt_trace_read_file(path, &t[nt], err, sizeof(err)) != DT_READ_OK) {
-			fprintf(stderr, DT_FE_PROG ": %s: %s\n", path, err);
+			fprintf(stderr, DT_FE_PROG ": %s: %s (this run is left out of the profile)\n", path,
+				err);
 			continue;
 		}
 		nt++;
 	}
 	if (nt == 0) {
-		fprintf(stderr, DT_FE_PROG ": --profile: traces expected in %s, found none\n", b->trace_dir);
+		fprintf(stderr,
+			DT_FE_PROG ": --profile: traces expected in %s, found none (run without --profile, "
+				   "or check the program is dynamically linked)\n",
+			b->trace_dir);
 		goto out;
 	}
 	if (dt_trace_merge(t, nt, &m, err, sizeof(err)) || dt_sym_open(m, 0, stderr, &sym) ||
 	    dt_profile_build(m, sym, &prof)) {
-		fprintf(stderr, DT_FE_PROG ": out of memory while merging the traces\n");
+		fprintf(stderr, DT_FE_PROG
+			": out of memory while merging the traces (use fewer --runs with --profile)\n");
 		goto out;
 	}
-	fprintf(stderr, DT_FE_PROG ": %" PRIu32 " traces in %s merged (" DT_FE_PROG " report %s/run.*.bin)\n",
-		nt, b->trace_dir, b->trace_dir);
+	dt_fe_info(b->no_info, "%" PRIu32 " traces in %s merged (" DT_FE_PROG " report %s/run.*.bin)", nt,
+		   b->trace_dir, b->trace_dir);
 	dt_report_opts_default(&ro);
 	if (json) {
 		fputs(",\n  \"profile\": ", out);
@@ -386,15 +395,11 @@ static char *join_argv(char *const *argv)
 int dt_cmd_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"runs", required_argument, NULL, 'n'},
-	    {"warmup", required_argument, NULL, 'w'},
-	    {"compare", required_argument, NULL, 'c'},
-	    {"profile", no_argument, NULL, 'p'},
-	    {"show-output", no_argument, NULL, 'O'},
-	    {"format", required_argument, NULL, 'f'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"runs", required_argument, NULL, 'n'},    {"warmup", required_argument, NULL, 'w'},
+	    {"compare", required_argument, NULL, 'c'}, {"profile", no_argument, NULL, 'p'},
+	    {"show-output", no_argument, NULL, 'O'},   {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	struct bench b;
 	const char *compare = NULL;
@@ -408,7 +413,7 @@ int dt_cmd_bench(int argc, char **argv)
 	b.quiet = 1;
 	b.format = "text";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+n:w:c:pf:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+n:w:c:pf:o:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (dt_fe_parse_u32(optarg, 1, MAX_RUNS, &b.runs))
@@ -431,6 +436,9 @@ int dt_cmd_bench(int argc, char **argv)
 			break;
 		case 'O':
 			b.quiet = 0;
+			break;
+		case 'q':
+			b.no_info = 1;
 			break;
 		case 'f':
 			if (strcmp(optarg, "text") && strcmp(optarg, "markdown") && strcmp(optarg, "json"))
@@ -461,7 +469,9 @@ int dt_cmd_bench(int argc, char **argv)
 		int k = snprintf(b.trace_dir, sizeof(b.trace_dir), "%s/deiatrace-bench.XXXXXX",
 				 tmp && *tmp ? tmp : "/tmp");
 		if (k < 0 || (size_t)k >= sizeof(b.trace_dir) || !mkdtemp(b.trace_dir)) {
-			fprintf(stderr, DT_FE_PROG ": %s: a new temporary directory expected, found: %m\n",
+			fprintf(stderr,
+				DT_FE_PROG ": %s: a new temporary directory expected, found: %m (set TMPDIR "
+					   "to a writable directory)\n",
 				b.trace_dir);
 			return DT_FE_EXIT_USAGE;
 		}
@@ -477,7 +487,8 @@ int dt_cmd_bench(int argc, char **argv)
 	}
 	for (int k = 0; k < b.ns; k++)
 		if (series_alloc(&b.s[k], b.runs)) {
-			fprintf(stderr, DT_FE_PROG ": out of memory for %u runs\n", (unsigned)b.runs);
+			fprintf(stderr, DT_FE_PROG ": out of memory for %u runs (use fewer --runs)\n",
+				(unsigned)b.runs);
 			goto out;
 		}
 	if (!label_a)
@@ -493,13 +504,17 @@ int dt_cmd_bench(int argc, char **argv)
 	for (int k = 0; k < b.ns; k++)
 		for (int q = 0; q < NQ; q++)
 			if (dt_stats_compute(b.s[k].v[q], b.s[k].n, &b.s[k].st[q])) {
-				fprintf(stderr, DT_FE_PROG ": out of memory for statistics\n");
+				fprintf(stderr,
+					DT_FE_PROG ": out of memory for statistics (use fewer --runs)\n");
 				goto out;
 			}
 	if (b.ns == 2)
 		b.has_ratio = dt_stats_ratio(&b.s[0].st[Q_WALL], &b.s[1].st[Q_WALL], &b.ratio) == 0;
 	if (b.output && !(out = fopen(b.output, "w"))) {
-		fprintf(stderr, DT_FE_PROG ": %s: a writable output file expected, found: %m\n", b.output);
+		fprintf(stderr,
+			DT_FE_PROG ": %s: a writable output file expected, found: %m (check the directory "
+				   "exists and is writable)\n",
+			b.output);
 		out = stdout;
 		goto out;
 	}

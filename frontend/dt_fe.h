@@ -26,6 +26,8 @@ int dt_fe_usage_error(const char *sub, const char *fmt, ...) __attribute__((form
 /* Parses a decimal in [min, max]; 0 or -1. */
 int dt_fe_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 int dt_fe_parse_pct(const char *s, double *out); /* 0..1e6 percent */
+/* An informational line "deiatrace: ..." on stderr unless quiet (errors never go through here). */
+void dt_fe_info(int quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- running a program (dt_run.c) */
 struct dt_run_opts {
@@ -55,5 +57,8 @@ int dt_run(const struct dt_run_opts *o, struct dt_run_result *r, char *err, size
 /* Expands %p (pid) and %% of a DEIATRACE_OUTPUT pattern and finds the file it produced, with %n
  * matching any program name. 0 and path filled, or -1 when there is none. */
 int dt_run_find_trace(const char *pattern, pid_t pid, char *path, size_t len);
+/* Calls fn for every file the pattern produced for pid (pid < 0: any pid) until fn returns non-zero.
+ * The number of files seen, or -1 when the directory cannot be searched. */
+int dt_run_list_traces(const char *pattern, pid_t pid, int (*fn)(const char *path, void *ctx), void *ctx);
 
 #endif

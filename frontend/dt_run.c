@@ -196,12 +196,12 @@ static int glob_escape(char *out, size_t *used, size_t len, const char *s, size_
 	return 0;
 }
 
-int dt_run_find_trace(const char *pattern, pid_t pid, char *path, size_t len)
+int dt_run_list_traces(const char *pattern, pid_t pid, int (*fn)(const char *path, void *ctx), void *ctx)
 {
-	char glob[PATH_MAX], dir[PATH_MAX], pidbuf[32];
+	char glob[PATH_MAX], dir[PATH_MAX], pidbuf[32], path[PATH_MAX];
 	size_t used = 0;
 	const char *base = strrchr(pattern, '/');
-	int rc = -1;
+	int n = 0;
 
 	if (base) {
 		size_t dn = (size_t)(base - pattern) + 1;
@@ -217,15 +217,15 @@ int dt_run_find_trace(const char *pattern, pid_t pid, char *path, size_t len)
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	for (const char *p = base; *p; p++) {
 		int ok;
-		if (p[0] == '%' && p[1] == 'p') {
-			ok = glob_escape(glob, &used, sizeof(glob), pidbuf, strlen(pidbuf));
-			p++;
-		} else if (p[0] == '%' && p[1] == 'n') {
+		if (p[0] == '%' && (p[1] == 'n' || (p[1] == 'p' && pid < 0))) {
 			ok = glob_escape(glob, &used, sizeof(glob), "", 0);
 			if (ok == 0 && used + 1 < sizeof(glob)) {
 				glob[used++] = '*';
 				glob[used] = '\0';
 			}
+			p++;
+		} else if (p[0] == '%' && p[1] == 'p') {
+			ok = glob_escape(glob, &used, sizeof(glob), pidbuf, strlen(pidbuf));
 			p++;
 		} else if (p[0] == '%' && p[1] == '%') {
 			ok = glob_escape(glob, &used, sizeof(glob), "%", 1);
@@ -243,13 +243,35 @@ int dt_run_find_trace(const char *pattern, pid_t pid, char *path, size_t len)
 	while ((de = readdir(d))) {
 		if (fnmatch(glob, de->d_name, FNM_PERIOD) != 0)
 			continue;
-		if (strcmp(dir, "./") == 0)
-			snprintf(path, len, "%s", de->d_name);
-		else
-			snprintf(path, len, "%s%s", dir, de->d_name);
-		rc = 0;
-		break;
+		int w = strcmp(dir, "./") == 0 ? snprintf(path, sizeof(path), "%s", de->d_name)
+					       : snprintf(path, sizeof(path), "%.*s%s",
+							  (int)(sizeof(path) / 2), dir, de->d_name);
+		if (w < 0 || (size_t)w >= sizeof(path))
+			continue; /* no longer than PATH_MAX: not a file this run could have named */
+		n++;
+		if (fn(path, ctx))
+			break;
 	}
 	closedir(d);
-	return rc;
+	return n;
+}
+
+struct first_match {
+	char *path;
+	size_t len;
+};
+
+static int keep_first(const char *path, void *ctx)
+{
+	struct first_match *m = ctx;
+
+	snprintf(m->path, m->len, "%s", path);
+	return 1; /* stop */
+}
+
+int dt_run_find_trace(const char *pattern, pid_t pid, char *path, size_t len)
+{
+	struct first_match m = {path, len};
+
+	return dt_run_list_traces(pattern, pid, keep_first, &m) > 0 ? 0 : -1;
 }

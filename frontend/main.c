@@ -47,6 +47,19 @@ int dt_fe_usage_error(const char *sub, const char *fmt, ...)
 	return DT_FE_EXIT_USAGE;
 }
 
+void dt_fe_info(int quiet, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	fputs(DT_FE_PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 int dt_fe_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	char *end;
@@ -103,7 +116,7 @@ int main(int argc, char **argv)
 	/* Shorthand: deiatrace PROG ARGS. record's parser sees "record -- PROG ARGS". */
 	char **rargv = calloc((size_t)argc + 2, sizeof(*rargv));
 	if (!rargv) {
-		fprintf(stderr, DT_FE_PROG ": out of memory\n");
+		fprintf(stderr, DT_FE_PROG ": out of memory (free some memory and try again)\n");
 		return DT_FE_EXIT_USAGE;
 	}
 	rargv[0] = "record";

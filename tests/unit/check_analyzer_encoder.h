@@ -119,6 +119,8 @@ struct tspec {
 	uint32_t ncpu;
 	const struct talloc *alloc;
 	uint32_t nalloc;
+	const uint8_t *regions; /* a raw DT_SEC_REGIONS payload, or NULL */
+	size_t regions_len;
 	int no_end;
 };
 
@@ -178,6 +180,11 @@ static uint8_t *enc_trace(const struct tspec *s, size_t *len)
 			for (int f = 0; f < DT_ALLOC_NFIELDS; f++)
 				enc_u64(&e, s->alloc[i].f[f]);
 		}
+		enc_end(&e);
+	}
+	if (s->regions) {
+		enc_begin(&e, DT_SEC_REGIONS);
+		enc_bytes(&e, s->regions, s->regions_len);
 		enc_end(&e);
 	}
 	if (!s->no_end)

@@ -1,5 +1,5 @@
-/* Check suite for trace merging (analyzer/dt_merge.c) and the regions section parser
- * (analyzer/dt_regions.c), on synthetic traces: runs of one program loaded at different addresses
+/* Check suite for trace merging (analyzer/dt_merge.c), the regions section parser (dt_reader.c) and
+ * the regions model (analyzer/dt_regions.c), on synthetic traces: runs of one program loaded at different addresses
  * (ASLR) must land on the same functions; meta counters sum, peaks keep the largest run. */
 #include <check.h>
 #include <math.h>
@@ -184,17 +184,20 @@ START_TEST(test_regions_parse)
 	char err[256];
 	size_t len = regions_payload(buf, DT_REGION_NFIELDS, 2, names);
 
-	ck_assert_int_eq(dt_regions_parse(buf, len, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(dt_trace_parse_regions(buf, len, &r, err, sizeof(err)), 0);
 	ck_assert_uint_eq(r->n, 2);
 	ck_assert_uint_eq(r->dropped, 2);
 	ck_assert_str_eq(r->r[1].name, "beta");
 	ck_assert_uint_eq(r->r[1].f[DT_REGION_WALL_NS], 200 + DT_REGION_WALL_NS);
 	/* Summing two runs: counts add, the longest pass is the longer one. */
-	ck_assert_int_eq(dt_regions_parse(buf, len, &r2, err, sizeof(err)), 0);
+	ck_assert_int_eq(dt_trace_parse_regions(buf, len, &r2, err, sizeof(err)), 0);
 	ck_assert_int_eq(dt_regions_add(r, r2), 0);
 	ck_assert_uint_eq(r->n, 2);
 	ck_assert_uint_eq(r->r[0].f[DT_REGION_COUNT], 2 * (100 + DT_REGION_COUNT));
 	ck_assert_uint_eq(r->r[0].f[DT_REGION_MAX_WALL_NS], 100 + DT_REGION_MAX_WALL_NS);
+	/* The peak of live bytes is a per-pass extreme too: kept, not summed. */
+	ck_assert_uint_eq(r->r[0].f[DT_REGION_PEAK_LIVE_BYTES], 100 + DT_REGION_PEAK_LIVE_BYTES);
+	ck_assert(dt_regions_has_field(r, DT_REGION_PEAK_LIVE_BYTES));
 	dt_regions_sort(r);
 	ck_assert_str_eq(r->r[0].name, "beta");
 	dt_regions_free(r);
@@ -202,21 +205,95 @@ START_TEST(test_regions_parse)
 
 	/* A newer writer's extra fields are skipped, the known ones kept. */
 	len = regions_payload(buf, DT_REGION_NFIELDS + 3, 2, names);
-	ck_assert_int_eq(dt_regions_parse(buf, len, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(dt_trace_parse_regions(buf, len, &r, err, sizeof(err)), 0);
 	ck_assert_str_eq(r->r[1].name, "beta");
 	ck_assert_uint_eq(r->r[1].f[DT_REGION_COUNT], 200);
 	dt_regions_free(r);
+
+	/* A trace written before peak live bytes existed: the field is unknown, not 0, and a sum with a
+	 * newer run keeps it unknown. */
+	len = regions_payload(buf, DT_REGION_PEAK_LIVE_BYTES, 2, names);
+	ck_assert_int_eq(dt_trace_parse_regions(buf, len, &r, err, sizeof(err)), 0);
+	ck_assert(!dt_regions_has_field(r, DT_REGION_PEAK_LIVE_BYTES));
+	ck_assert(dt_regions_has_field(r, DT_REGION_MAX_WALL_NS));
+	ck_assert_uint_eq(r->r[0].f[DT_REGION_PEAK_LIVE_BYTES], 0);
+	len = regions_payload(buf, DT_REGION_NFIELDS, 2, names);
+	ck_assert_int_eq(dt_trace_parse_regions(buf, len, &r2, err, sizeof(err)), 0);
+	ck_assert_int_eq(dt_regions_add(r2, r), 0);
+	ck_assert(!dt_regions_has_field(r2, DT_REGION_PEAK_LIVE_BYTES));
+	ck_assert_uint_eq(r2->runs, 2);
+	dt_regions_free(r);
+	dt_regions_free(r2);
 
 	/* Every truncation is an error, never a read past the end. */
 	len = regions_payload(buf, DT_REGION_NFIELDS, 2, names);
 	for (size_t cut = 0; cut < len; cut++) {
 		r = NULL;
-		ck_assert_int_lt(dt_regions_parse(buf, cut, &r, err, sizeof(err)), 0);
+		ck_assert_int_lt(dt_trace_parse_regions(buf, cut, &r, err, sizeof(err)), 0);
 		ck_assert_ptr_null(r);
 	}
 	/* A count that the bytes cannot hold. */
 	dt_put_u32(buf + 16, 1000000);
-	ck_assert_int_lt(dt_regions_parse(buf, len, &r, err, sizeof(err)), 0);
+	ck_assert_int_lt(dt_trace_parse_regions(buf, len, &r, err, sizeof(err)), 0);
+}
+END_TEST
+
+/* Regions travel with the trace: the reader parses them, the merge sums two runs, the profile carries
+ * them sorted by wall time, and the diff makes one of them its unit. */
+START_TEST(test_regions_through_the_layers)
+{
+	static const char *const names[] = {"alpha", "beta"};
+	uint64_t meta[DT_META_NFIELDS] = {0};
+	uint8_t buf[1024];
+	struct tspec s;
+
+	run_spec(&s, meta, mods_a, 2, stacks_a, 1, cpu_a, 1);
+	s.regions = buf;
+	s.regions_len = regions_payload(buf, DT_REGION_NFIELDS, 2, names);
+	struct dt_trace *t[2] = {load(&s), load(&s)}, *m = NULL;
+	char err[DT_READ_ERR_BYTES];
+
+	ck_assert(t[0]->has_regions);
+	ck_assert_ptr_nonnull(t[0]->regions);
+	ck_assert_uint_eq(t[0]->regions->n, 2);
+	ck_assert_int_eq(dt_trace_merge(t, 2, &m, err, sizeof(err)), DT_READ_OK);
+	ck_assert_uint_eq(m->regions->n, 2);
+	ck_assert_uint_eq(m->regions->dropped, 4);
+	ck_assert_uint_eq(dt_regions_find(m->regions, "beta")->f[DT_REGION_COUNT], 2 * 200);
+
+	struct dt_symbolizer *sym = NULL;
+	struct dt_profile *p = NULL, *q = NULL;
+	ck_assert_int_eq(dt_sym_open(m, DT_SYM_NO_DEBUG, NULL, &sym), 0);
+	ck_assert_int_eq(dt_profile_build(m, sym, &p), 0);
+	ck_assert_str_eq(p->regions->r[0].name, "beta"); /* the larger wall time first */
+	ck_assert_int_eq(dt_profile_build(t[0], sym, &q), 0);
+
+	struct dt_diff *d = NULL;
+	ck_assert_int_eq(dt_diff_build(q, p, DT_DIFF_NOISE_PCT, &d), 0);
+	ck_assert_uint_eq(d->nregions, 2);
+	ck_assert_int_eq(dt_diff_focus_region(d, "alpha"), 0);
+	ck_assert_int_eq(d->verdict, DT_DIFF_SLOWER); /* twice the wall time */
+	ck_assert(fabs(dt_diff_verdict_delta(d)->change_pct - 100.0) < 1e-9);
+	ck_assert(d->focus->peak_live_bytes.known == 1);
+	ck_assert_int_eq(dt_diff_focus_region(d, "gamma"), -1);
+	dt_diff_free(d);
+
+	/* A trace without regions: an empty set in the profile, never NULL. */
+	s.regions = NULL;
+	struct dt_trace *none = load(&s);
+	struct dt_profile *pn = NULL;
+	ck_assert_ptr_null(none->regions);
+	ck_assert_int_eq(dt_profile_build(none, sym, &pn), 0);
+	ck_assert_ptr_nonnull(pn->regions);
+	ck_assert_uint_eq(pn->regions->n, 0);
+	dt_profile_free(pn);
+	dt_trace_free(none);
+	dt_profile_free(q);
+	dt_profile_free(p);
+	dt_sym_close(sym);
+	dt_trace_free(m);
+	dt_trace_free(t[0]);
+	dt_trace_free(t[1]);
 }
 END_TEST
 
@@ -299,6 +376,7 @@ static Suite *merge_suite(void)
 	tcase_add_test(tc, test_merge_rebases_and_sums);
 	tcase_add_test(tc, test_merge_rejects_empty_and_other_programs);
 	tcase_add_test(tc, test_regions_parse);
+	tcase_add_test(tc, test_regions_through_the_layers);
 	tcase_add_test(tc, test_diff);
 	suite_add_tcase(s, tc);
 	return s;
