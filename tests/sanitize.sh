@@ -95,10 +95,12 @@ san_run()
 
 runs=0
 for tr in "${traces[@]}"; do
-	for fmt in text json markdown folded; do
+	for fmt in text json markdown folded pprof svg html; do
 		san_run "$(basename "$tr") --format $fmt" --format "$fmt" "$tr"
 		runs=$((runs + 1))
 	done
+	san_run "$(basename "$tr") --format svg --metric alloc_bytes" --format svg --metric alloc_bytes "$tr"
+	runs=$((runs + 1))
 	san_run "$(basename "$tr") --no-symbols" --no-symbols "$tr"
 	san_run "$(basename "$tr") --inclusive --top 3" --inclusive --top 3 "$tr"
 	runs=$((runs + 2))
