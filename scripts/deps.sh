@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc g++ make pkgconf libunwind-dev uthash-dev check libdw-dev libelf-dev zlib1g-dev"
-test_pkgs="clang python3 valgrind binutils"
+test_pkgs="clang python3 valgrind binutils cmark-gfm bsdutils"
 # tests/real (make check-real, and make check through tests/integration/real_programs.sh)
 real_pkgs="coreutils bash perl git sqlite3 xz-utils mawk libpython3.11-testsuite"
 # ecosystem tests: pprof's own client, a headless browser for the HTML report, man page lint,

@@ -3,7 +3,8 @@
 # a valid header followed by garbage, a trace cut before the end of its META section — with exit
 # status 2 and a message that starts with "deiatrace-analyze: "; a trace cut later is rejected the
 # same way or read as a partial trace with a warning; it never dies of a signal or hangs. Corrupted bytes inside a
-# valid trace must not crash it either (it may accept or reject them).
+# valid trace must not crash it either (it may accept or reject them), also when the section crc32 is
+# recomputed so the parsers see them. A rejection is exit 2 with "deiatrace-analyze: FILE: ...".
 # shellcheck source=tests/integration/common.bash
 source "$(dirname "$0")/common.bash" "$@"
 require "$SHIM" "$ANALYZE" "$TP/spin"
@@ -30,9 +31,17 @@ rejects()
 		fail "$1: the analyzer died of signal $((rc - 128)) ($(head -n 1 "$T/err"))"
 	elif [ "$rc" -ne 2 ]; then
 		fail "$1: exit status $rc, expected 2 (stderr: $(head -c 200 "$T/err"))"
-	elif ! head -n 1 "$T/err" | grep -q '^deiatrace-analyze: '; then
-		fail "$1: exit 2 but the message does not start with 'deiatrace-analyze: ': $(head -c 200 "$T/err")"
+	elif ! names_file "$2"; then
+		fail "$1: exit 2 but the message does not start with 'deiatrace-analyze: $2: ': $(head -c 200 "$T/err")"
 	fi
+}
+
+# names_file FILE: the first line of $T/err is "deiatrace-analyze: FILE: what was expected...".
+names_file()
+{
+	local first
+	first=$(head -n 1 "$T/err")
+	[ "${first#"deiatrace-analyze: $1: "}" != "$first" ]
 }
 
 # survives LABEL FILE: any verdict but a signal or a hang.
@@ -46,6 +55,8 @@ survives()
 		fail "$1: the analyzer died of signal $((rc - 128)) ($(head -n 1 "$T/err"))"
 	elif [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
 		fail "$1: exit status $rc, expected 0 (accepted) or 2 (rejected)"
+	elif [ "$rc" -eq 2 ] && ! names_file "$2"; then
+		fail "$1: rejected without a 'deiatrace-analyze: $2: ' message: $(head -c 200 "$T/err")"
 	fi
 }
 
@@ -119,12 +130,47 @@ for f in "$T"/flip-*.bin; do
 	survives "$(basename "$f" .bin) (one byte inverted)" "$f"
 done
 
-# Truncations: every offset in the first 96 bytes (headers), then 60 offsets spread over the rest,
-# and the last byte.
+# Changed bytes the crc32 does not catch (it is recomputed, as a hostile writer would): the section
+# parsers see them. A spot check of the exit status and message; tests/unit/check_analyzer_hostile.c
+# changes every byte of a small trace in-process.
+python3 - "$T" "$trace" <<'PY'
+import struct, sys, zlib
+d, trace = sys.argv[1], sys.argv[2]
+data = open(trace, "rb").read()
+spans, off = [], 16
+while off + 16 <= len(data):
+    sid, _, n = struct.unpack_from("<IIQ", data, off)
+    spans.append((off, n))
+    if sid == 0x7FFF:
+        break
+    off += 16 + n
+for k, (hdr, n) in enumerate(spans):
+    for pos, value in ((0, 0xff), (0, 0x00), (4, 0xff), (n // 2, 0x80)):
+        if pos >= n:
+            continue
+        b = bytearray(data)
+        b[hdr + 16 + pos] = value if value != 0x80 else b[hdr + 16 + pos] ^ 0x80
+        struct.pack_into("<I", b, hdr + 4, zlib.crc32(bytes(b[hdr + 16:hdr + 16 + n])) & 0xFFFFFFFF)
+        open("%s/recrc-%d-%d-%x.bin" % (d, k, pos, value), "wb").write(bytes(b))
+PY
+EXTRA_ARGS=(--no-symbols)
+recrc=0
+for f in "$T"/recrc-*.bin; do
+	[ -f "$f" ] || continue
+	survives "$(basename "$f" .bin) (payload byte changed, crc32 recomputed)" "$f"
+	recrc=$((recrc + 1))
+done
+EXTRA_ARGS=()
+[ "$recrc" -gt 8 ] || fail "only $recrc crc-repaired corruptions generated"
+note "$recrc corruptions with a recomputed crc32 survived"
+
+# Truncations of a real trace through the CLI: every offset in the file header and the first section
+# header, every 8th to byte 96, then 40 offsets spread over the rest, and the last byte
+# (tests/unit/check_analyzer_hostile.c cuts a trace with every section at every offset in-process).
 offsets=$(python3 -c '
 import sys
 n = int(sys.argv[1])
-s = set(range(0, min(n, 96))) | {n - 1} | {96 + (n - 96) * i // 60 for i in range(60) if n > 96}
+s = set(range(0, min(n, 40))) | set(range(40, min(n, 96), 8)) | {n - 1} | {96 + (n - 96) * i // 40 for i in range(40) if n > 96}
 print(" ".join(str(o) for o in sorted(s) if 0 <= o < n))' "$size")
 count=0
 for off in $offsets; do
