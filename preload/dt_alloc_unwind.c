@@ -42,6 +42,7 @@ void dt_ucache_reset(struct dt_ucache *c) /* ctx: any; owner only */
 	/* A recycled thread state may sit on another stack: drop entries, keep the counters. */
 	for (uint32_t i = 0; i < DT_UC_ENTRIES; i++)
 		c->e[i].gen = 0;
+	memset(c->misses_of, 0, sizeof(c->misses_of));
 }
 
 void dt_ucache_stats(const struct dt_ucache *c, struct dt_ucache_stats *out) /* ctx: any */
@@ -262,15 +263,16 @@ uint32_t dt_alloc_stack_id_miss(struct dt_ucache *c, struct dt_uc_entry *e, cons
 	dt_in_shim++;
 	dt_unwind_gate_enter(1);
 	uint32_t id;
-	/* Second-chance admission: a key is recorded (the expensive walk) on its second miss, so stacks
-	 * seen once -- most of a big program's distinct stacks -- cost only the fast walk. */
-	if (e->cand_ret == who->ret && e->cand_sp == who->sp) {
-		e->cand_ret = 0;
+	/* Admission: a key is recorded (the expensive walk) on its DT_UC_RECORD_AFTER_MISSES-th miss, so
+	 * stacks seen a few times -- most of a big program's distinct stacks -- cost only fast walks.
+	 * A different hash from the entry's: keys that share an entry do not share a counter. */
+	uint8_t *misses = &c->misses_of[((who->ret ^ who->leaf) * 0xc2b2ae3d27d4eb4full ^ who->sp) >>
+	                                (64 - DT_UC_MISS_COUNTERS_LOG2)];
+	if (++*misses >= DT_UC_RECORD_AFTER_MISSES) {
+		*misses = 0;
 		DT_UC_COUNT(c, recorded);
 		id = uc_walk(c, e, who, max_depth, gen);
 	} else {
-		e->cand_ret = who->ret;
-		e->cand_sp = who->sp;
 		id = uc_fast(c, e, who, max_depth, gen);
 	}
 	dt_unwind_gate_leave();

@@ -29,6 +29,7 @@
 #define ARENA_CHUNK_BYTES (1u << 20) /* thread states and counter pages are carved from these */
 #define ARENA_ALIGN_BYTES 64u
 #define SOLO_SPINS_BEFORE_YIELD 128u /* waiting for the solo owner to leave its pass, then sched_yield */
+#define HEAP_CREDIT_MAX_BYTES (16 * 1024) /* freed bytes a thread may hold back from the heap counter */
 
 /* ------------------------------------------------------------------ the real allocator */
 struct real_fns {
@@ -167,9 +168,17 @@ struct mthread {
 	struct mcell none_cell;            /* allocations whose stack could not be interned */
 	struct mcell *_Atomic *pages;      /* capacity / CELLS_PER_PAGE pointers */
 	struct dt_ucache *ucache;
-	/* Running totals of this state's owner thread, for named regions (differences of two reads). */
+	/* Freed bytes not yet taken off heap_live_bytes, spent by this thread's next allocations first
+	 * (see heap_grow): owner writes, the writer reads racily. 0 while the process is solo. */
+	int64_t credit_bytes;
+	struct dt_lm_nursery nursery; /* this thread's young blocks, while several threads allocate */
+	/* Running totals of this state's owner thread, for named regions (differences of two reads).
+	 * live: bytes this thread allocated minus bytes it freed (any thread's blocks), so it may go
+	 * negative; live_high: its high-water mark since regions last set it (dt_malloc_thread_set_high). */
 	uint64_t thread_alloc_calls;
 	uint64_t thread_alloc_bytes;
+	int64_t thread_live_bytes;
+	int64_t thread_live_high_bytes;
 };
 
 enum mstate { M_UNINIT, M_INITIALIZING, M_READY, M_OFF };
@@ -182,8 +191,9 @@ static pthread_key_t mt_key;
 static _Atomic(struct mthread *) mt_list;
 static DT_TLS __thread struct mthread *tls_mt;
 
-/* Process-wide heap: the only shared lines the hot path writes. */
-static _Atomic int64_t heap_live_bytes;
+/* Process-wide heap: the only shared lines the hot path writes (heap_live_bytes is defined above
+ * mt_release). While the process is solo it is exact; with several threads it runs ahead of the exact
+ * value by the threads' credits (heap_grow), and heap_live_now subtracts them. */
 static _Atomic uint64_t heap_peak_bytes;
 static _Atomic uint64_t heap_peak_ns;    /* dt_now_ns() just after the peak (see peak_stamp_now) */
 static _Atomic int peak_pending;         /* a new peak is not stamped yet */
@@ -240,10 +250,18 @@ out:
 	return p;
 }
 
+static _Atomic int64_t heap_live_bytes;
+
 static void mt_release(void *arg) /* ctx: any; pthread key destructor at thread exit */
 {
 	struct mthread *mt = arg;
 	tls_mt = NULL;
+	/* Hand the credit back: the heap counter is exact again for this thread's part. */
+	int64_t credit = RELAXED_LOAD(mt->credit_bytes);
+	if (credit) {
+		atomic_fetch_sub_explicit(&heap_live_bytes, credit, memory_order_relaxed);
+		OWNER_SET(mt->credit_bytes, 0);
+	}
 	/* Release: the next owner sees every counter this thread wrote. */
 	atomic_store_explicit(&mt->in_use, 0, memory_order_release);
 }
@@ -270,6 +288,10 @@ static struct mthread *mt_acquire_guarded(void) /* ctx: hook, dt_in_shim set */
 		    atomic_compare_exchange_strong_explicit(&mt->in_use, &expect, 1, memory_order_acquire,
 		                                            memory_order_relaxed)) {
 			dt_ucache_reset(mt->ucache);
+			/* The region figures are the new thread's own: a region it opened before its
+			 * first allocation read them as 0. */
+			mt->thread_alloc_calls = mt->thread_alloc_bytes = 0;
+			mt->thread_live_bytes = mt->thread_live_high_bytes = 0;
 			goto own;
 		}
 	}
@@ -348,6 +370,7 @@ static _Atomic int solo_claimed; /* 1 once a thread owns the solo mode */
 static _Atomic int solo_busy;    /* the owner is inside a solo pass */
 static int solo_barrier_ok;      /* membarrier(PRIVATE_EXPEDITED) registered; set before M_READY */
 static DT_TLS __thread int tls_solo_owner;
+static DT_TLS __thread unsigned tls_solo_depth; /* passes the owner is inside (they nest: free_solo) */
 
 static long solo_membarrier(int cmd) /* ctx: any; errno preserved */
 {
@@ -403,16 +426,24 @@ static __attribute__((noinline)) int solo_enter_slow(void) /* ctx: hook */
 	return 0;
 }
 
-/* 1: this thread is alone in the books until solo_leave(1); 0: take the locked paths. ctx: hook */
+/* 1: this thread is alone in the books until solo_leave(1); 0: take the locked paths. A pass begun
+ * inside one of ours (the real free that free_solo calls may call back into the hooks) is still
+ * alone: the switcher waits for the outermost. ctx: hook */
 static inline int solo_enter(void)
 {
 	if (__builtin_expect(tls_solo_owner, 1)) {
+		if (tls_solo_depth) {
+			tls_solo_depth++;
+			return 1;
+		}
 		atomic_store_explicit(&solo_busy, 1, memory_order_relaxed);
 		/* The store must not sink below the load in our own code; the CPU's store->load
 		 * reordering is what the switcher's membarrier covers. */
 		atomic_signal_fence(memory_order_seq_cst);
-		if (__builtin_expect(!atomic_load_explicit(&solo_multi, memory_order_relaxed), 1))
+		if (__builtin_expect(!atomic_load_explicit(&solo_multi, memory_order_relaxed), 1)) {
+			tls_solo_depth = 1;
 			return 1;
+		}
 		atomic_store_explicit(&solo_busy, 0, memory_order_release);
 		return 0;
 	}
@@ -423,7 +454,7 @@ static inline int solo_enter(void)
 
 static inline void solo_leave(int solo) /* ctx: hook */
 {
-	if (solo)
+	if (solo && --tls_solo_depth == 0)
 		atomic_store_explicit(&solo_busy, 0, memory_order_release);
 }
 
@@ -459,11 +490,18 @@ static __attribute__((noinline)) void peak_stamp_now(void) /* ctx: hook */
 	atomic_store_explicit(&heap_peak_ns, dt_now_ns(), memory_order_relaxed);
 }
 
-static inline void heap_grow(uint64_t n, int solo) /* ctx: hook */
+/* The heap's live bytes and peak. Solo: plain loads and stores, exact. With several threads a shared
+ * counter written on every call was the bottleneck (4 threads on 2 cores: the line bounced on every
+ * malloc and free), so each thread keeps the bytes it frees as a credit (at most
+ * HEAP_CREDIT_MAX_BYTES) and spends it on its next allocations before touching the counter. The
+ * counter is then the exact live bytes plus the credits held, so the peak it records is an upper
+ * bound of the exact peak, above it by at most HEAP_CREDIT_MAX_BYTES per thread holding credit (a
+ * malloc/free loop holds at most its largest block). The leak figures are exact: heap_live_now
+ * subtracts the credits, and a thread hands its credit back when it exits. */
+static inline void heap_grow(struct mthread *mt, uint64_t n, int solo) /* ctx: hook */
 {
 	if (solo) {
-		/* Alone in the books (solo gate): plain loads and stores, no locked instruction (about
-		 * 20 ns each here). */
+		/* Alone in the books (solo gate): no locked instruction (about 13-20 ns each here). */
 		int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) + (int64_t)n;
 		atomic_store_explicit(&heap_live_bytes, live, memory_order_relaxed);
 		if (live > 0 && (uint64_t)live > atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed)) {
@@ -473,6 +511,18 @@ static inline void heap_grow(uint64_t n, int solo) /* ctx: hook */
 			peak_stamp_now();
 		}
 		return;
+	}
+	if (mt) {
+		int64_t credit = mt->credit_bytes;
+		if (credit >= (int64_t)n) {
+			/* Exact live bytes grow, the counter (already above them) stays: no new peak. */
+			OWNER_SET(mt->credit_bytes, credit - (int64_t)n);
+			if (atomic_load_explicit(&peak_pending, memory_order_relaxed))
+				peak_stamp_now();
+			return;
+		}
+		OWNER_SET(mt->credit_bytes, 0);
+		n -= (uint64_t)credit;
 	}
 	/* Relaxed: the counter is its own total order; the peak only has to be its running maximum. */
 	int64_t live = atomic_fetch_add_explicit(&heap_live_bytes, (int64_t)n, memory_order_relaxed) + (int64_t)n;
@@ -488,47 +538,75 @@ static inline void heap_grow(uint64_t n, int solo) /* ctx: hook */
 		peak_stamp_now();
 }
 
-static inline void heap_shrink(uint64_t n, int solo) /* ctx: hook */
+static inline void heap_shrink(struct mthread *mt, uint64_t n, int solo) /* ctx: hook */
 {
-	if (solo)
+	if (solo) {
 		atomic_store_explicit(&heap_live_bytes,
 		                      atomic_load_explicit(&heap_live_bytes, memory_order_relaxed) - (int64_t)n,
 		                      memory_order_relaxed);
-	else
+	} else if (mt) {
+		int64_t credit = mt->credit_bytes + (int64_t)n;
+		if (credit > HEAP_CREDIT_MAX_BYTES) {
+			atomic_fetch_sub_explicit(&heap_live_bytes, credit, memory_order_relaxed);
+			credit = 0;
+		}
+		OWNER_SET(mt->credit_bytes, credit);
+	} else {
 		atomic_fetch_sub_explicit(&heap_live_bytes, (int64_t)n, memory_order_relaxed);
+	}
 	if (atomic_load_explicit(&peak_pending, memory_order_relaxed))
 		peak_stamp_now();
+}
+
+/* The exact live bytes: the counter minus the credits. ctx: any; racy while threads run */
+static int64_t heap_live_now(void)
+{
+	int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed);
+	for (struct mthread *mt = atomic_load_explicit(&mt_list, memory_order_acquire); mt; mt = mt->next)
+		live -= RELAXED_LOAD(mt->credit_bytes);
+	return live;
 }
 
 /* The block at p (n bytes requested by `who`'s stack) now exists. ctx: hook */
 static inline void account_alloc(struct mthread *mt, void *p, uint64_t n, const struct dt_caller *who)
 {
+	/* The map slot is a cache miss once the map outgrows the cache: start loading it now, so that it
+	 * arrives while the stack is looked up. */
+	if (tls_solo_owner)
+		dt_livemap_prefetch((uintptr_t)p);
 	uint32_t stack = dt_alloc_stack_id(mt->ucache, who, max_depth);
-	struct dt_live_block stale;
+	struct dt_live_block stale = {0};
 	int solo = solo_enter();
-	int rc = dt_livemap_insert((uintptr_t)p, n, stack, &stale, solo);
+	int rc = solo ? dt_livemap_insert((uintptr_t)p, n, stack, &stale, 1)
+	              : dt_lm_nursery_insert(&mt->nursery, (uintptr_t)p, n, stack, &stale);
 	if (rc < 0) {
-		solo_leave(solo);
 		atomic_fetch_add_explicit(&blocks_dropped, 1, memory_order_relaxed);
 		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_LIVE_MAP_FULL, memory_order_relaxed);
-		return;
+		if (solo) {
+			solo_leave(solo);
+			return; /* p is untracked: its free will count nothing either */
+		}
+		/* The nursery holds p; the block it pushed out is lost (it will show as leaked). */
 	}
-	if (rc == 1) {
-		/* Its previous owner was freed where we could not see it: close that block first. */
+	if (rc == 1 || rc == 2) {
+		/* A block at that address was freed where we could not see it: close it first. */
 		struct mcell *sc = cell_of(mt, stale.stack);
 		OWNER_ADD(sc->frees, 1);
 		OWNER_ADD(sc->freed_bytes, (int64_t)stale.size_bytes);
 		cell_live_add(sc, -(int64_t)stale.size_bytes);
-		heap_shrink(stale.size_bytes, solo);
+		heap_shrink(mt, stale.size_bytes, solo);
 	}
 	struct mcell *c = cell_of(mt, stack);
 	OWNER_ADD(c->calls, 1);
 	OWNER_ADD(c->bytes, (int64_t)n);
 	cell_live_add(c, (int64_t)n);
-	heap_grow(n, solo);
+	heap_grow(mt, n, solo);
 	solo_leave(solo);
 	mt->thread_alloc_calls++;
 	mt->thread_alloc_bytes += n;
+	mt->thread_live_bytes += (int64_t)n;
+	if (mt->thread_live_bytes > mt->thread_live_high_bytes)
+		mt->thread_live_high_bytes = mt->thread_live_bytes;
 }
 
 void dt_malloc_thread_counts(uint64_t *calls, uint64_t *bytes) /* ctx: any; the calling thread */
@@ -538,10 +616,25 @@ void dt_malloc_thread_counts(uint64_t *calls, uint64_t *bytes) /* ctx: any; the 
 	*bytes = mt ? mt->thread_alloc_bytes : 0;
 }
 
+void dt_malloc_thread_live(int64_t *live_bytes, int64_t *high_bytes) /* ctx: any; the calling thread */
+{
+	struct mthread *mt = tls_mt;
+	*live_bytes = mt ? mt->thread_live_bytes : 0;
+	*high_bytes = mt ? mt->thread_live_high_bytes : 0;
+}
+
+void dt_malloc_thread_set_high(int64_t high_bytes) /* ctx: any; the calling thread */
+{
+	struct mthread *mt = tls_mt;
+	/* Without a state the thread has allocated nothing: its first state starts at 0, 0. */
+	if (mt)
+		mt->thread_live_high_bytes = high_bytes;
+}
+
 /* The block described by b was released (its map entry is already gone). ctx: hook, solo as given */
 static inline void account_free(struct mthread *mt, const struct dt_live_block *b, int solo)
 {
-	heap_shrink(b->size_bytes, solo);
+	heap_shrink(mt, b->size_bytes, solo);
 	if (!mt) {
 		atomic_fetch_add_explicit(&frees_unattributed, 1, memory_order_relaxed);
 		return;
@@ -550,6 +643,7 @@ static inline void account_free(struct mthread *mt, const struct dt_live_block *
 	OWNER_ADD(c->frees, 1);
 	OWNER_ADD(c->freed_bytes, (int64_t)b->size_bytes);
 	cell_live_add(c, -(int64_t)b->size_bytes);
+	mt->thread_live_bytes -= (int64_t)b->size_bytes;
 }
 
 static void fork_prepare(void) /* ctx: any */
@@ -575,10 +669,49 @@ static void fork_child(void) /* ctx: any; the child, one thread */
 	 * and not inherited, so register anew (or fall back to __libc_single_threaded). */
 	solo_barrier_ok = solo_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 	tls_solo_owner = solo_barrier_ok;
+	tls_solo_depth = 0;
 	atomic_store_explicit(&solo_busy, 0, memory_order_relaxed);
 	atomic_store_explicit(&solo_claimed, solo_barrier_ok, memory_order_relaxed);
 	atomic_store_explicit(&solo_settled, 0, memory_order_relaxed);
 	atomic_store_explicit(&solo_multi, 0, memory_order_release);
+}
+
+/* The child's books start empty: it counts only its own allocations. The live map is replaced by an
+ * empty one, so blocks inherited from the parent are untracked here, like blocks allocated before the
+ * shim was ready: freeing or resizing one counts no free and moves neither the heap's live bytes nor
+ * its peak (they could otherwise go negative, or the child's peak would include the parent's heap).
+ * Cell pages are dropped, not cleared: they are shared copy-on-write with the parent, and fresh
+ * pages are mapped on demand. Runs in the atfork child, one thread, before or after fork_child.
+ * ctx: any (atfork child) */
+void dt_malloc_atfork_child(void)
+{
+	if (atomic_load_explicit(&mstate, memory_order_acquire) != M_READY)
+		return;
+	if (dt_livemap_reset_child() != 0) {
+		dt_warn("memory tracking off in the forked child: no memory for its live-block map");
+		atomic_fetch_or_explicit(&degraded, DT_DEGRADED_MALLOC_OFF, memory_order_relaxed);
+		atomic_store_explicit(&mstate, M_OFF, memory_order_release);
+		return;
+	}
+	for (struct mthread *mt = atomic_load_explicit(&mt_list, memory_order_acquire); mt; mt = mt->next) {
+		for (uint32_t pg = 0; pg < npages; pg++)
+			atomic_store_explicit(&mt->pages[pg], NULL, memory_order_relaxed);
+		memset(&mt->none_cell, 0, sizeof(mt->none_cell));
+		memset(&mt->nursery, 0, sizeof(mt->nursery));
+		mt->credit_bytes = 0;
+		/* The other threads do not exist in the child: their states are free for reuse. The
+		 * forking thread keeps its running region figures (an open region spans the fork). */
+		if (mt != tls_mt)
+			atomic_store_explicit(&mt->in_use, 0, memory_order_relaxed);
+	}
+	atomic_store_explicit(&heap_live_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&heap_peak_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&heap_peak_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&peak_pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&reentries_skipped, 0, memory_order_relaxed);
+	atomic_store_explicit(&blocks_dropped, 0, memory_order_relaxed);
+	atomic_store_explicit(&frees_unattributed, 0, memory_order_relaxed);
+	init_ns = dt_now_ns();
 }
 
 static __attribute__((noinline)) int malloc_init(void) /* ctx: hook; 1 when tracking is on */
@@ -653,18 +786,36 @@ static inline void track_new(void *p, uint64_t n, const struct dt_caller *who) /
 		atomic_fetch_add_explicit(&blocks_dropped, 1, memory_order_relaxed);
 }
 
+/* A block that is neither in the caller's nursery nor solo: the map, then every thread's nursery,
+ * under the stripe lock of p (see dt_livemap.h). 1 and *b when found. ctx: hook, not solo */
+static __attribute__((noinline)) int take_shared(void *p, struct dt_live_block *b)
+{
+	struct dt_lm_stripe *s = dt_lm_stripe_of((uintptr_t)p);
+	if (!s)
+		return 0;
+	dt_lm_lock(s, 0);
+	int had = dt_livemap_remove_locked(s, (uintptr_t)p, b);
+	for (struct mthread *o = atomic_load_explicit(&mt_list, memory_order_acquire); !had && o; o = o->next)
+		had = dt_lm_nursery_claim(&o->nursery, (uintptr_t)p, b);
+	dt_lm_unlock(s, 0);
+	return had;
+}
+
 /* Forget the block at p before it goes back to the allocator; 1 and *b when it was tracked. */
-static inline int track_take(void *p, struct dt_live_block *b) /* ctx: hook */
+static inline int track_take(struct mthread *mt, void *p, struct dt_live_block *b) /* ctx: hook */
 {
 	int solo = solo_enter();
-	int had = dt_livemap_remove((uintptr_t)p, b, solo);
+	int had;
+	if (solo)
+		had = dt_livemap_remove((uintptr_t)p, b, 1);
+	else
+		had = (mt && dt_lm_nursery_take(&mt->nursery, (uintptr_t)p, b)) || take_shared(p, b);
 	solo_leave(solo);
 	return had;
 }
 
-static inline void track_released(const struct dt_live_block *b) /* ctx: hook */
+static inline void track_released(struct mthread *mt, const struct dt_live_block *b) /* ctx: hook */
 {
-	struct mthread *mt = mt_get();
 	int solo = solo_enter();
 	account_free(mt, b, solo);
 	solo_leave(solo);
@@ -673,11 +824,29 @@ static inline void track_released(const struct dt_live_block *b) /* ctx: hook */
 /* Put back a block a failed realloc left with its owner; 0, or -ENOMEM. ctx: hook */
 static inline int track_restore(void *p, const struct dt_live_block *b)
 {
-	struct dt_live_block stale;
+	struct dt_live_block stale = {0};
 	int solo = solo_enter();
 	int rc = dt_livemap_insert((uintptr_t)p, b->size_bytes, b->stack, &stale, solo);
 	solo_leave(solo);
 	return rc < 0 ? rc : 0;
+}
+
+/* free while solo: the block goes back to the allocator first and its map entry is read after, so the
+ * entry's cache miss (prefetched) overlaps the allocator's own work. Safe only inside the solo pass:
+ * no other thread uses the books until it ends, so nobody can get p back from the allocator and
+ * record it while the old entry is still in the map. 0: not solo, nothing done. ctx: hook */
+static inline int free_solo(struct mthread *mt, void *p)
+{
+	int solo = solo_enter();
+	if (!solo)
+		return 0;
+	dt_livemap_prefetch((uintptr_t)p);
+	real.free(p);
+	struct dt_live_block b;
+	if (dt_livemap_remove((uintptr_t)p, &b, 1))
+		account_free(mt, &b, 1);
+	solo_leave(solo);
+	return 1;
 }
 
 /* ------------------------------------------------------------------ the interposers */
@@ -691,18 +860,19 @@ static __attribute__((noinline)) void *do_malloc(size_t n, const struct dt_calle
 static __attribute__((noinline)) void *do_realloc(void *p, size_t n, const struct dt_caller *who) /* ctx: hook */
 {
 	struct dt_live_block old;
-	int had = track_take(p, &old);
+	struct mthread *mt = mt_get();
+	int had = track_take(mt, p, &old);
 	void *q = real.realloc(p, n);
 	if (!q && n != 0) {
 		/* Failed: p is untouched and still the caller's. Put it back as it was. */
 		if (had && track_restore(p, &old) < 0)
-			track_released(&old);
+			track_released(mt, &old);
 		return NULL;
 	}
 	/* Counted as a free of the old block and, when a block came back, an allocation of n bytes:
 	 * the same books heaptrack keeps. realloc(p, 0) frees p and returns NULL in glibc. */
 	if (had)
-		track_released(&old);
+		track_released(mt, &old);
 	track_new(q, n, who);
 	return q;
 }
@@ -763,8 +933,11 @@ DT_EXPORT void free(void *p)
 		return; /* unreachable: a non-bootstrap block came from the real allocator */
 	if (tracking()) {
 		struct dt_live_block b;
-		if (track_take(p, &b))
-			track_released(&b);
+		struct mthread *mt = mt_get();
+		if (tls_solo_owner && free_solo(mt, p))
+			return;
+		if (track_take(mt, p, &b))
+			track_released(mt, &b);
 	}
 	real.free(p);
 }
@@ -791,6 +964,12 @@ DT_EXPORT void *realloc(void *p, size_t n)
 }
 __typeof__(realloc) dt_malloc_realloc_leaf __attribute__((copy(realloc), alias("realloc")));
 
+/* The realloc every object binds to. Not ours when an allocator is preloaded ahead of the shim
+ * (jemalloc and tcmalloc define no reallocarray, so the program's reallocarray still lands here) or
+ * the executable defines its own: its blocks must be resized by it, not by glibc's realloc behind
+ * us (tcmalloc then aborted in free: "Attempt to free invalid pointer", life_allocators). */
+static _Atomic(void *(*)(void *, size_t)) global_realloc;
+
 DT_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
 	size_t bytes;
@@ -798,6 +977,16 @@ DT_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
+	void *(*g)(void *, size_t) = atomic_load_explicit(&global_realloc, memory_order_relaxed);
+	if (!g && real_ready()) {
+		/* dlsym of an existing symbol allocates nothing (FIELD-NOTES). */
+		g = (void *(*)(void *, size_t))dlsym(RTLD_DEFAULT, "realloc");
+		if (!g)
+			g = dt_malloc_realloc_leaf;
+		atomic_store_explicit(&global_realloc, g, memory_order_relaxed);
+	}
+	if (g && g != dt_malloc_realloc_leaf)
+		return g(p, bytes);
 	if (!real_ready() || (p && boot_owns(p)) || !tracking())
 		return realloc(p, bytes);
 	struct dt_caller who;
@@ -958,7 +1147,7 @@ void dt_malloc_fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
 	struct msum all = {0};
 	fold_all(NULL, 0, &all, atomic_load_explicit(&heap_peak_bytes, memory_order_relaxed));
 	uint64_t calls = (uint64_t)all.calls, bytes = (uint64_t)all.bytes, frees = (uint64_t)all.frees;
-	int64_t live = atomic_load_explicit(&heap_live_bytes, memory_order_relaxed);
+	int64_t live = heap_live_now();
 	uint64_t now_ns = dt_now_ns();
 	uint64_t peak_ns = atomic_load_explicit(&peak_pending, memory_order_relaxed)
 	                       ? now_ns /* the heap is still at its peak */

@@ -18,6 +18,8 @@
 
 /* The malloc hooks provide it in the shim; unit tests and builds without them record no allocations. */
 #pragma weak dt_malloc_thread_counts
+#pragma weak dt_malloc_thread_live
+#pragma weak dt_malloc_thread_set_high
 #pragma weak dt_malloc_enabled
 
 enum slot_state { SLOT_EMPTY = 0, SLOT_CLAIMED = 1, SLOT_READY = 2 };
@@ -33,6 +35,10 @@ struct open_region {
 	uint32_t id;
 	uint64_t wall0_ns, cpu0_ns, calls0, bytes0;
 	uint64_t nested_wall_ns; /* wall time of regions closed inside this one */
+	/* The thread's net live bytes at begin, and the high-water mark it had then: the mark is set to
+	 * live0 for this pass and restored (maxed with this pass's) at end, so that an inner region cannot
+	 * hide a peak the outer one reached before the inner began. */
+	int64_t live0_bytes, outer_high_bytes;
 };
 
 static struct region *table;	/* mmap'd on first use */
@@ -123,6 +129,27 @@ static void alloc_counts(uint64_t *calls, uint64_t *bytes) /* ctx: hook */
 		dt_malloc_thread_counts(calls, bytes);
 }
 
+static void live_counts(int64_t *live, int64_t *high) /* ctx: hook */
+{
+	*live = *high = 0;
+	if (dt_malloc_thread_live)
+		dt_malloc_thread_live(live, high);
+}
+
+static void live_set_high(int64_t high) /* ctx: hook */
+{
+	if (dt_malloc_thread_set_high)
+		dt_malloc_thread_set_high(high);
+}
+
+static void store_max(struct region *r, enum dt_region_field f, uint64_t v) /* ctx: hook */
+{
+	uint64_t max = atomic_load_explicit(&r->f[f], memory_order_relaxed);
+	while (v > max && !atomic_compare_exchange_weak_explicit(&r->f[f], &max, v, memory_order_relaxed,
+								  memory_order_relaxed))
+		;
+}
+
 DT_EXPORT void dt_region_push(const char *name) /* ctx: any host thread */
 {
 	uint32_t d = tls_depth++;
@@ -142,6 +169,8 @@ DT_EXPORT void dt_region_push(const char *name) /* ctx: any host thread */
 	}
 	o->nested_wall_ns = 0;
 	alloc_counts(&o->calls0, &o->bytes0);
+	live_counts(&o->live0_bytes, &o->outer_high_bytes);
+	live_set_high(o->live0_bytes);
 	o->cpu0_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	o->wall0_ns = clock_ns(CLOCK_MONOTONIC); /* last: the region's own set-up is not its time */
 }
@@ -165,6 +194,9 @@ DT_EXPORT void dt_region_pop(void) /* ctx: any host thread */
 	struct open_region *o = &tls_stack[d];
 	uint64_t cpu1 = clock_ns(CLOCK_THREAD_CPUTIME_ID), calls1, bytes1;
 	alloc_counts(&calls1, &bytes1);
+	int64_t live1, high1;
+	live_counts(&live1, &high1);
+	live_set_high(high1 > o->outer_high_bytes ? high1 : o->outer_high_bytes);
 	struct region *r = &table[o->id];
 	uint64_t wall = wall1 - o->wall0_ns;
 
@@ -174,11 +206,9 @@ DT_EXPORT void dt_region_pop(void) /* ctx: any host thread */
 	add(r, DT_REGION_CPU_NS, cpu1 - o->cpu0_ns);
 	add(r, DT_REGION_ALLOC_CALLS, calls1 - o->calls0);
 	add(r, DT_REGION_ALLOC_BYTES, bytes1 - o->bytes0);
-	uint64_t max = atomic_load_explicit(&r->f[DT_REGION_MAX_WALL_NS], memory_order_relaxed);
-	while (wall > max &&
-	       !atomic_compare_exchange_weak_explicit(&r->f[DT_REGION_MAX_WALL_NS], &max, wall,
-						      memory_order_relaxed, memory_order_relaxed))
-		;
+	store_max(r, DT_REGION_MAX_WALL_NS, wall);
+	store_max(r, DT_REGION_PEAK_LIVE_BYTES,
+		  high1 > o->live0_bytes ? (uint64_t)(high1 - o->live0_bytes) : 0);
 	if (d > 0 && d - 1 < REGIONS_MAX_DEPTH)
 		tls_stack[d - 1].nested_wall_ns += wall;
 }

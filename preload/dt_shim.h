@@ -162,6 +162,10 @@ void dt_regions_emit(struct dt_tracebuf *b); /* ctx: any; DT_SEC_REGIONS */
  * begin and end. Provided by the malloc hooks; regions reference it weakly and record no allocation
  * figures while it is absent. ctx: hook (no locks, no allocation) */
 void dt_malloc_thread_counts(uint64_t *calls, uint64_t *bytes);
+/* The calling thread's net live bytes (allocated minus freed by it) and their high-water mark, which
+ * regions set to the live value at begin and restore at end (weak like dt_malloc_thread_counts). */
+void dt_malloc_thread_live(int64_t *live_bytes, int64_t *high_bytes); /* ctx: hook */
+void dt_malloc_thread_set_high(int64_t high_bytes);                    /* ctx: hook */
 
 /* ---- memory tracking (malloc hooks). Emits DT_SEC_ALLOC and fills the heap fields of meta. */
 int dt_malloc_enabled(void);                                 /* ctx: any */
