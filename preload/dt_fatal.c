@@ -8,13 +8,19 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "dt_shim.h"
 
 #define FATAL_NSIG 65 /* signal numbers 1..64 on Linux */
+/* Stack the trace write needs (gcc -fstack-usage: dt_output_publish alone takes 9 KB, 13.5 KB when
+ * it warns), with a margin. On a host's alternate stack with less room left it is skipped: writing
+ * would overflow that stack into whatever lies below (CPython's is a 16 KB heap block). */
+#define FATAL_WRITE_STACK_BYTES (24u * 1024u)
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 
@@ -42,12 +48,27 @@ static sigaction_fn real(void) /* ctx: any; dlsym allocates nothing for an exist
 	return fn;
 }
 
+/* 1 unless this handler runs on the thread's alternate signal stack (the uc_stack range the kernel
+ * saved) with less than FATAL_WRITE_STACK_BYTES below its frame. ctx: sigsafe */
+static int room_to_write(const void *uc)
+{
+	if (!uc)
+		return 1;
+	const stack_t *alt = &((const ucontext_t *)uc)->uc_stack;
+	if ((alt->ss_flags & SS_DISABLE) || !alt->ss_sp || alt->ss_size == 0)
+		return 1;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0), lo = (uintptr_t)alt->ss_sp;
+	if (here < lo || here - lo >= alt->ss_size)
+		return 1; /* not on it */
+	return here - lo >= FATAL_WRITE_STACK_BYTES;
+}
+
 static void fatal_handler(int sig, siginfo_t *si, void *uc) /* ctx: sigsafe */
 {
 	(void)si;
-	(void)uc;
 	int saved_errno = errno;
-	dt_lifecycle_fatal_sigsafe(sig);
+	if (room_to_write(uc))
+		dt_lifecycle_fatal_sigsafe(sig);
 	/* The default action, as if we had never been here: SIG_DFL, unblocked, raised again at this
 	 * thread. A fault (SIGSEGV from a bad access) would also recur on return; raising is uniform. */
 	struct sigaction dfl;

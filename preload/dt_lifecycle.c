@@ -46,6 +46,10 @@ extern void *__libc_stack_end; /* ld.so: the initial stack pointer, below argv a
 
 static uint64_t start_mono_ns, start_real_ns, rss_start_bytes;
 static uint64_t self_pid, parent_pid;
+/* Set in the constructor when the program's malloc is not the shim's (another allocator preloaded
+ * ahead of us, or one linked into the executable): every malloc call binds to it, our hooks never
+ * run, and the trace must say "memory not tracked", not "0 allocations". */
+static int malloc_bound_elsewhere;
 static uint64_t first_pid; /* the process the constructor ran in; _exit writes only there */
 static char exe_path[PATH_MAX];
 static char *args; /* /proc/self/cmdline, mmap'd */
@@ -226,6 +230,19 @@ static void fill_meta(uint64_t meta[DT_META_NFIELDS]) /* ctx: any */
 	}
 	dt_sampler_fill_meta(meta);
 	dt_malloc_fill_meta(meta);
+	if (malloc_bound_elsewhere)
+		meta[DT_META_MALLOC_TRACKED] = 0;
+}
+
+/* 1 if the symbol `malloc` that the program (and every library in the global scope) binds to is
+ * defined outside the shim. ctx: any, constructor (dladdr may take the loader lock) */
+static int malloc_is_someone_elses(void)
+{
+	Dl_info mine, bound;
+	void *global = dlsym(RTLD_DEFAULT, "malloc");
+	if (!global || !dladdr((void *)&malloc_is_someone_elses, &mine) || !dladdr(global, &bound))
+		return 0;
+	return mine.dli_fbase != bound.dli_fbase;
 }
 
 /* DEIATRACE_FOLLOW=0: 1 if this image is not the first process (the mark is in the environment);
@@ -267,6 +284,7 @@ __attribute__((constructor)) static void lifecycle_start(void) /* ctx: any, befo
 	if (follow_mark_says_not_first())
 		goto guard_out; /* DEIATRACE_FOLLOW=0 and an earlier process was the traced one */
 	record_identity();
+	malloc_bound_elsewhere = malloc_is_someone_elses();
 	dt_output_init(); /* on failure relative names resolve against the directory at exit */
 	dt_stack_table_init(LIFECYCLE_STACK_CAPACITY);
 	dt_modules_snapshot();

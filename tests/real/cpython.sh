@@ -12,6 +12,12 @@ PY=/usr/bin/python3
 RUN_TIMEOUT_S=${DT_CPYTHON_TIMEOUT_S:-1200} # one whole regrtest run
 TEST_TIMEOUT_S=${DT_CPYTHON_TEST_TIMEOUT_S:-600} # regrtest's own per-test-file timeout
 DEFAULT_TESTS=(test_signal test_threading test_subprocess test_os test_selectors test_faulthandler test_eintr)
+# Test cases whose result may legitimately differ under the shim, each a documented limit
+# (docs/architecture.md, "Limits"). Printed when they differ, never counted as a failure.
+#   test_pass_fds_redirected: the child (python3 under the shim too) lists every open descriptor and
+#   expects exactly 0, 1, 2 and the ones passed; the shim holds descriptors of its own (perf event per
+#   thread, the starting directory, libunwind's validation pipe), all O_CLOEXEC and moved high.
+KNOWN_DIFFERENCES=(test.test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected)
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
 	echo "usage: $0 BUILD_DIR [TESTS...]" >&2
@@ -40,7 +46,8 @@ for t in "${tests[@]}"; do
 done
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/dt-cpython.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT
+# A straggler child of a test may still be writing its trace: one more try after a second.
+trap 'rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T"; }' EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 # shellcheck disable=SC2046 # variable names never contain spaces
@@ -108,6 +115,14 @@ if [ "$failures" -eq 0 ]; then
 		echo "FAIL cpython: the untraced run reported no test cases"
 		failures=$((failures + 1))
 	fi
+	# Known differences (above) leave both lists; each one that differed is reported.
+	for known in "${KNOWN_DIFFERENCES[@]}"; do
+		p=$(grep -F "$known " "$T/plain.res")
+		t=$(grep -F "$known " "$T/traced.res")
+		[ "$p" != "$t" ] && echo "  cpython: known difference (docs/architecture.md, Limits): $known ${p##* } untraced, ${t##* } traced"
+		grep -vF "$known " "$T/plain.res" >"$T/plain.res.k" && mv "$T/plain.res.k" "$T/plain.res"
+		grep -vF "$known " "$T/traced.res" >"$T/traced.res.k" && mv "$T/traced.res.k" "$T/traced.res"
+	done
 	if ! cmp -s "$T/plain.res" "$T/traced.res"; then
 		echo "FAIL cpython: the test results differ under the shim (< untraced, > traced):"
 		diff "$T/plain.res" "$T/traced.res" | grep '^[<>]' | head -n 40 | sed 's/^/    /'
