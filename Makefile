@@ -109,31 +109,59 @@ demo: deps
 	@$(MAKE) --no-print-directory all $(B)/tests/programs/demo
 	@scripts/demo.sh $(B)
 
-# pkg-config for the regions header: Cflags only, no Libs (the calls are weak; the shim is preloaded).
+# ---------------------------------------------------------------- install
+# `make install` copies an already built tree and never rebuilds it (it may run as root after a build
+# as a user, or against a build dir while the sources change); it runs `all` only when an artifact is
+# missing. The shim goes to a private directory (Debian's habit for LD_PRELOAD libraries), where
+# $(BINDIR)/deiatrace finds it as ../lib/deiatrace/ from its own path. The pkg-config file is written
+# at install time so its prefix is the one installed to: Cflags only, no Libs (the region calls are
+# weak references; the shim is preloaded, never linked).
 PCDIR = $(LIBDIR)/pkgconfig
-$(B)/deiatrace.pc: Makefile
-	@mkdir -p $(@D)
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' 'Name: deiatrace' \
-	  'Description: deiatrace named regions (include/deiatrace.h); run under deiatrace record to measure them' \
-	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$@
+MANDIR = $(PREFIX)/share/man
+DOCDIR = $(PREFIX)/share/doc/deiatrace
+INSTALL ?= install
+MAN1_PAGES = man/deiatrace.1 man/deiatrace-analyze.1
+MAN7_PAGES = man/libdeiatrace.7
+DOC_TOP = README.md
+DOC_PAGES = $(wildcard docs/*.md)
+INSTALL_BUILT = $(SHIM) $(ANALYZER) $(FRONTEND)
+# `all` first when an artifact is missing, or when asked for too (`make -j all install`).
+INSTALL_NEEDS = $(if $(filter all,$(MAKECMDGOALS))$(filter-out $(wildcard $(INSTALL_BUILT)),$(INSTALL_BUILT)),all)
 
-install: all $(B)/deiatrace.pc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
-	install -m 755 $(ANALYZER) $(DESTDIR)$(BINDIR)/
-	if [ -f $(FRONTEND) ]; then install -m 755 $(FRONTEND) $(DESTDIR)$(BINDIR)/; fi
-	install -m 755 $(SHIM) $(DESTDIR)$(PKGLIBDIR)/
-	install -m 644 include/deiatrace.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(B)/deiatrace.pc $(DESTDIR)$(PCDIR)/
+install: $(INSTALL_NEEDS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DOCDIR)/docs
+	$(INSTALL) -m 755 $(ANALYZER) $(FRONTEND) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 755 $(SHIM) $(DESTDIR)$(PKGLIBDIR)/
+	$(INSTALL) -m 644 include/deiatrace.h $(DESTDIR)$(INCLUDEDIR)/
+	rm -f $(DESTDIR)$(PCDIR)/deiatrace.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' '' 'Name: deiatrace' \
+	  'Description: deiatrace named regions (deiatrace.h); no library: run under deiatrace record to measure them' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' >$(DESTDIR)$(PCDIR)/deiatrace.pc
+	chmod 644 $(DESTDIR)$(PCDIR)/deiatrace.pc
+	$(INSTALL) -m 644 $(MAN1_PAGES) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 $(MAN7_PAGES) $(DESTDIR)$(MANDIR)/man7/
+	$(INSTALL) -m 644 $(DOC_TOP) $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 644 $(DOC_PAGES) $(DESTDIR)$(DOCDIR)/docs/
 
+# Removes what install wrote, and the two directories only deiatrace uses when they are left empty.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/deiatrace-analyze $(DESTDIR)$(BINDIR)/deiatrace
-	rm -f $(DESTDIR)$(PKGLIBDIR)/libdeiatrace.so $(DESTDIR)$(INCLUDEDIR)/deiatrace.h
-	rm -f $(DESTDIR)$(PCDIR)/deiatrace.pc
-	-rmdir $(DESTDIR)$(PKGLIBDIR)
+	rm -f $(DESTDIR)$(PKGLIBDIR)/libdeiatrace.so
+	rm -f $(DESTDIR)$(INCLUDEDIR)/deiatrace.h $(DESTDIR)$(PCDIR)/deiatrace.pc
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1_PAGES)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7_PAGES)))
+	rm -f $(DESTDIR)$(DOCDIR)/$(DOC_TOP) $(addprefix $(DESTDIR)$(DOCDIR)/docs/,$(notdir $(DOC_PAGES)))
+	for d in $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR); do \
+	  if [ -d "$$d" ]; then rmdir --ignore-fail-on-non-empty "$$d"; fi; done
+
+# The manual pages: any mandoc warning fails (tests/integration/man_pages.sh checks the same).
+lint-man:
+	mandoc -T lint -W warning $(MAN1_PAGES) $(MAN7_PAGES)
 
 clean:
 	rm -rf $(B) build-asan build-ubsan
 
-.PHONY: all deps demo install uninstall clean
+.PHONY: all deps demo install uninstall lint-man clean
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
