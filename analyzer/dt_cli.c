@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dt_bottleneck.h"
+#include "dt_flame.h"
 #include "dt_profile.h"
 #include "dt_symbolize.h"
 
@@ -441,6 +442,14 @@ int dt_cli_run_report(const struct dt_cli *c, const struct dt_trace *t)
 			"%s: out of memory while building the profile (free memory, or try "
 			"--no-symbols)\n",
 			c->prog);
+		goto out;
+	}
+	if ((c->report == dt_report_svg || c->report == dt_report_html) &&
+	    c->ro.metric != DT_METRIC_CPU && !dt_flame_has_metric(prof, c->ro.metric)) {
+		fprintf(stderr,
+			"%s: --metric %s: a trace with memory data expected, found one recorded without "
+			"it (record again with DEIATRACE_MALLOC=on, not --no-malloc, or use --metric cpu)\n",
+			c->prog, dt_metric_name(c->ro.metric));
 		goto out;
 	}
 	if (c->output && !(out = fopen(c->output, "w"))) {

@@ -53,7 +53,9 @@ static void summarize(const char *path, const struct dt_trace *t, int malloc_off
 		samples += t->cpu[i].samples;
 	fprintf(stderr, DT_FE_PROG ": trace %s (%s): %" PRIu64 " samples", path,
 		stat(path, &st) ? "?" : dt_fmt_bytes(size, sizeof(size), (uint64_t)st.st_size), samples);
-	if (!malloc_off)
+	/* The trace knows: DEIATRACE_MALLOC=off in the environment, or another allocator owning malloc,
+	 * turn tracking off as surely as --no-malloc. */
+	if (!malloc_off && t->meta[DT_META_MALLOC_TRACKED])
 		fprintf(stderr, ", %" PRIu64 " allocations (%s)", t->meta[DT_META_ALLOC_CALLS],
 			dt_fmt_bytes(bytes, sizeof(bytes), t->meta[DT_META_ALLOC_BYTES]));
 	else

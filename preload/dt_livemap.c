@@ -11,6 +11,8 @@
 #include "dt_shim.h"
 
 #define LM_INITIAL_SLOTS 64u /* per stripe, carved from one initial mapping */
+#define LM_HUGE_PAGE_BYTES (2u * 1024u * 1024u)   /* x86-64 transparent huge page */
+#define LM_CHUNK_BYTES (16u * LM_HUGE_PAGE_BYTES) /* tables are carved from chunks this big */
 
 struct dt_lm_stripe *_Atomic dt_lm_stripes;
 
@@ -18,6 +20,51 @@ static void *lm_map(size_t bytes) /* ctx: any */
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Tables live in huge-page-aligned chunks advised MADV_HUGEPAGE: a std::map workload's map outgrew
+ * the cache and touched its tables at random, so with 4 KiB pages each free also missed the TLB, and
+ * the first touch of each table page was a page fault (about 40 us each on this class of VM: 5000 of
+ * them, a third of the tracing cost). Huge pages make both rare. Where THP is off the advice is a
+ * no-op and this is a plain bump allocator. Chunks are never unmapped (tables are pooled). Taken
+ * under pool_lock (a grow holds its stripe lock; init and the fork child run alone). */
+static unsigned char *chunk_cur;
+static size_t chunk_left;
+
+static void *lm_chunk_map(size_t bytes) /* ctx: any; huge-page aligned and advised, or NULL */
+{
+	size_t span = bytes + LM_HUGE_PAGE_BYTES;
+	unsigned char *p = lm_map(span);
+	if (!p)
+		return NULL;
+	uintptr_t a = ((uintptr_t)p + LM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(LM_HUGE_PAGE_BYTES - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	size_t tail = (size_t)((uintptr_t)p + span - (a + bytes));
+	if (tail)
+		munmap((void *)(a + bytes), tail);
+	madvise((void *)a, bytes, MADV_HUGEPAGE); /* advice: failure (THP off) changes nothing */
+	return (void *)a;
+}
+
+static void *lm_table_map(size_t bytes) /* ctx: any; caller holds pool_lock or runs alone; zeroed */
+{
+	bytes = (bytes + 63u) & ~(size_t)63u; /* tables start on cache lines */
+	if (bytes > LM_CHUNK_BYTES / 4) {
+		size_t whole = (bytes + LM_HUGE_PAGE_BYTES - 1) & ~(size_t)(LM_HUGE_PAGE_BYTES - 1);
+		return lm_chunk_map(whole);
+	}
+	if (chunk_left < bytes) {
+		unsigned char *c = lm_chunk_map(LM_CHUNK_BYTES);
+		if (!c)
+			return NULL;
+		chunk_cur = c;
+		chunk_left = LM_CHUNK_BYTES;
+	}
+	void *p = chunk_cur;
+	chunk_cur += bytes;
+	chunk_left -= bytes;
+	return p;
 }
 
 /* A fresh, empty map: the stripes and one slab carved into their initial tables. NULL on failure. */
@@ -29,13 +76,11 @@ static struct dt_lm_stripe *lm_build(void) /* ctx: any */
 	size_t sbytes = (size_t)DT_LM_STRIPES * (sizeof(struct dt_lm_stripe) + sizeof(struct dt_lm_lockline));
 	size_t tbytes = (size_t)DT_LM_STRIPES * LM_INITIAL_SLOTS * sizeof(struct dt_lm_entry);
 	struct dt_lm_stripe *s = lm_map(sbytes);
-	struct dt_lm_entry *t = lm_map(tbytes);
+	struct dt_lm_entry *t = lm_table_map(tbytes);
 	if (!s || !t) {
 		if (s)
 			munmap(s, sbytes);
-		if (t)
-			munmap(t, tbytes);
-		return NULL;
+		return NULL; /* a table chunk stays for the next try */
 	}
 	for (uint32_t i = 0; i < DT_LM_STRIPES; i++) {
 		s[i].mask = LM_INITIAL_SLOTS - 1;
@@ -92,6 +137,8 @@ static struct dt_lm_entry *pool_take(uint32_t slots) /* ctx: hook; zeroed, or NU
 	if (t) {
 		pool[k] = (struct dt_lm_entry *)(uintptr_t)t[0].key;
 		t[0].key = 0;
+	} else {
+		t = lm_table_map((size_t)slots * sizeof(*t));
 	}
 	atomic_store_explicit(&pool_lock, 0, memory_order_release);
 	return t;
@@ -116,8 +163,6 @@ int dt_livemap_grow_locked(struct dt_lm_stripe *s) /* ctx: hook; stripe locked *
 		return -ENOMEM; /* 2^32 slots: the stripe cannot double again */
 	int saved_errno = errno;
 	struct dt_lm_entry *nt = pool_take(new_slots);
-	if (!nt)
-		nt = lm_map((size_t)new_slots * sizeof(*nt));
 	if (!nt) {
 		errno = saved_errno;
 		return -ENOMEM;
@@ -138,6 +183,52 @@ int dt_livemap_grow_locked(struct dt_lm_stripe *s) /* ctx: hook; stripe locked *
 	__atomic_store_n(&s->mask, nmask, __ATOMIC_RELAXED);
 	errno = saved_errno;
 	return 0;
+}
+
+int dt_livemap_replace_locked(struct dt_lm_stripe *s, uintptr_t ptr, uint64_t size_bytes, uint32_t stack,
+                              struct dt_live_block *stale) /* ctx: hook; stripe locked */
+{
+	dt_livemap_remove_locked(s, ptr, stale); /* the caller found it: both of a big block's entries go */
+	struct dt_live_block none;
+	int rc = dt_livemap_insert_locked(s, ptr, size_bytes, stack, &none);
+	return rc < 0 ? rc : 1;
+}
+
+/* Slot `slot` is ptr's (empty), and the caller made room for two entries. ctx: hook; stripe locked */
+int dt_livemap_insert_big_locked(struct dt_lm_stripe *s, uint32_t slot, uintptr_t ptr, uint64_t size_bytes,
+                                 uint32_t stack)
+{
+	uint32_t mask = s->mask;
+	struct dt_lm_entry *t = s->tab;
+	t[slot].key = ptr;
+	t[slot].size_bytes = DT_LM_SIZE_BIG;
+	t[slot].stack = stack;
+	uint64_t key = (uint64_t)ptr + DT_LM_BIG_KEY_OFFSET;
+	uint32_t i = dt_lm_home(key, dt_lm_hash(key), mask);
+	while (t[i].key && t[i].key != key)
+		i = (i + 1) & mask;
+	s->count += t[i].key ? 1u : 2u;
+	t[i].key = key;
+	t[i].size_bytes = (uint32_t)size_bytes;
+	t[i].stack = (uint32_t)(size_bytes >> 32);
+	return 0;
+}
+
+/* The size in ptr's second entry, which goes; DT_LM_SIZE_BIG if it is missing (never, if the map is
+ * consistent). ctx: hook; stripe locked */
+uint64_t dt_livemap_take_big_locked(struct dt_lm_stripe *s, uintptr_t ptr)
+{
+	uint32_t mask = s->mask;
+	struct dt_lm_entry *t = s->tab;
+	uint64_t key = (uint64_t)ptr + DT_LM_BIG_KEY_OFFSET;
+	uint32_t i = dt_lm_home(key, dt_lm_hash(key), mask);
+	while (t[i].key && t[i].key != key)
+		i = (i + 1) & mask;
+	if (t[i].key != key)
+		return DT_LM_SIZE_BIG;
+	uint64_t size_bytes = (uint64_t)t[i].stack << 32 | t[i].size_bytes;
+	dt_lm_delete_at(s, i);
+	return size_bytes;
 }
 
 uint64_t dt_livemap_count(void) /* ctx: any */

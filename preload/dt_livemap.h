@@ -20,8 +20,24 @@ struct dt_live_block {
 	uint32_t stack;
 };
 
+/* A map slot, 16 bytes: four to a cache line, and a third less memory than with a 64-bit size (the
+ * tables of a big heap outgrow the cache, so their size is cache and TLB misses on every call). A
+ * block of DT_LM_SIZE_BIG bytes or more stores DT_LM_SIZE_BIG here and its exact size in a second
+ * entry, keyed ptr + DT_LM_BIG_KEY_OFFSET (blocks are at least 8-byte aligned, so no block has that
+ * key), low half in size_bytes, high half in stack: same page, so same stripe and lock, and the same
+ * home slot. */
 struct dt_lm_entry {
 	uint64_t key; /* block address; 0 = empty (a live block is never at 0) */
+	uint32_t size_bytes;
+	uint32_t stack;
+};
+
+#define DT_LM_SIZE_BIG UINT32_MAX /* in size_bytes: the size is in the block's second entry */
+#define DT_LM_BIG_KEY_OFFSET 1u
+
+/* A nursery slot: the full size inline (the nursery is small and per thread). */
+struct dt_lm_nentry {
+	uint64_t key; /* block address; 0 = empty */
 	uint64_t size_bytes;
 	uint32_t stack;
 	uint32_t pad;
@@ -49,7 +65,14 @@ int dt_livemap_init(void);                          /* ctx: any; once; 0 or -ENO
  * (their frees count nothing, like blocks allocated before the shim was ready). 0 or -ENOMEM. */
 int dt_livemap_reset_child(void);                   /* ctx: any; fork child, one thread */
 int dt_livemap_grow_locked(struct dt_lm_stripe *s); /* ctx: hook; stripe locked; 0 or -ENOMEM */
-uint64_t dt_livemap_count(void);                    /* ctx: any; racy sum, for tests */
+/* The rare paths of insert and remove (dt_livemap.c): a stale entry for the pointer, a block of
+ * DT_LM_SIZE_BIG bytes or more. Same contract as dt_livemap_insert_locked / the removal. */
+int dt_livemap_replace_locked(struct dt_lm_stripe *s, uintptr_t ptr, uint64_t size_bytes, uint32_t stack,
+                              struct dt_live_block *stale);       /* ctx: hook; stripe locked */
+int dt_livemap_insert_big_locked(struct dt_lm_stripe *s, uint32_t slot, uintptr_t ptr, uint64_t size_bytes,
+                                 uint32_t stack);                  /* ctx: hook; stripe locked; 0 */
+uint64_t dt_livemap_take_big_locked(struct dt_lm_stripe *s, uintptr_t ptr); /* ctx: hook; stripe locked */
+uint64_t dt_livemap_count(void); /* ctx: any; racy sum of entries (a big block has two), for tests */
 void dt_livemap_lock_all(void);                     /* ctx: any; fork prepare */
 void dt_livemap_unlock_all(void);                   /* ctx: any; fork parent and child */
 
@@ -138,42 +161,34 @@ static inline void dt_livemap_prefetch(uintptr_t ptr)
 static inline int dt_livemap_insert_locked(struct dt_lm_stripe *s, uintptr_t ptr, uint64_t size_bytes,
                                            uint32_t stack, struct dt_live_block *stale)
 {
+	uint32_t big = size_bytes >= DT_LM_SIZE_BIG;
 	/* Keep the load factor at most 1/2: linear probing stays short. */
-	if (__builtin_expect((uint64_t)(s->count + 1) * 2 > (uint64_t)s->mask + 1, 0) &&
+	if (__builtin_expect((uint64_t)(s->count + 1 + big) * 2 > (uint64_t)s->mask + 1, 0) &&
 	    dt_livemap_grow_locked(s) != 0)
 		return -ENOMEM;
 	uint32_t mask = s->mask;
 	struct dt_lm_entry *t = s->tab;
 	uint32_t i = dt_lm_home(ptr, dt_lm_hash(ptr), mask);
-	int rc = 0;
 	while (t[i].key && t[i].key != ptr)
 		i = (i + 1) & mask;
-	if (__builtin_expect(t[i].key == ptr, 0)) {
-		/* The block was released without our hook seeing it (freed while tracking was skipped). */
-		stale->size_bytes = t[i].size_bytes;
-		stale->stack = t[i].stack;
-		rc = 1;
-	} else {
-		s->count++;
-	}
+	/* A stale entry: the block was released without our hook seeing it (freed while tracking was
+	 * skipped). */
+	if (__builtin_expect(t[i].key == ptr, 0))
+		return dt_livemap_replace_locked(s, ptr, size_bytes, stack, stale);
+	if (__builtin_expect(big, 0))
+		return dt_livemap_insert_big_locked(s, i, ptr, size_bytes, stack);
+	s->count++;
 	t[i].key = ptr;
-	t[i].size_bytes = size_bytes;
+	t[i].size_bytes = (uint32_t)size_bytes;
 	t[i].stack = stack;
-	return rc;
+	return 0;
 }
 
-/* Remove from a stripe the caller has locked (or owns solo): 1 and *out when ptr was there. ctx: hook */
-static inline int dt_livemap_remove_locked(struct dt_lm_stripe *s, uintptr_t ptr, struct dt_live_block *out)
+/* Empty slot i of a stripe the caller has locked. ctx: hook */
+static inline void dt_lm_delete_at(struct dt_lm_stripe *s, uint32_t i)
 {
 	uint32_t mask = s->mask;
 	struct dt_lm_entry *t = s->tab;
-	uint32_t i = dt_lm_home(ptr, dt_lm_hash(ptr), mask);
-	while (t[i].key && t[i].key != ptr)
-		i = (i + 1) & mask;
-	if (t[i].key != ptr)
-		return 0;
-	out->size_bytes = t[i].size_bytes;
-	out->stack = t[i].stack;
 	s->count--;
 	/* Backward-shift deletion (Knuth's algorithm R): no tombstones, probe chains stay short. */
 	uint32_t j = i;
@@ -189,6 +204,22 @@ static inline int dt_livemap_remove_locked(struct dt_lm_stripe *s, uintptr_t ptr
 		i = j;
 	}
 	t[i].key = 0;
+}
+
+/* Remove from a stripe the caller has locked (or owns solo): 1 and *out when ptr was there. ctx: hook */
+static inline int dt_livemap_remove_locked(struct dt_lm_stripe *s, uintptr_t ptr, struct dt_live_block *out)
+{
+	uint32_t mask = s->mask;
+	struct dt_lm_entry *t = s->tab;
+	uint32_t i = dt_lm_home(ptr, dt_lm_hash(ptr), mask);
+	while (t[i].key && t[i].key != ptr)
+		i = (i + 1) & mask;
+	if (t[i].key != ptr)
+		return 0;
+	uint32_t size32 = t[i].size_bytes;
+	out->stack = t[i].stack;
+	dt_lm_delete_at(s, i);
+	out->size_bytes = __builtin_expect(size32 == DT_LM_SIZE_BIG, 0) ? dt_livemap_take_big_locked(s, ptr) : size32;
 	return 1;
 }
 
@@ -234,10 +265,10 @@ static inline int dt_livemap_remove(uintptr_t ptr, struct dt_live_block *out, in
 #define DT_LM_NURSERY_SLOTS (1u << DT_LM_NURSERY_LOG2)
 
 struct dt_lm_nursery {
-	struct dt_lm_entry slot[DT_LM_NURSERY_SLOTS];
+	struct dt_lm_nentry slot[DT_LM_NURSERY_SLOTS];
 };
 
-static inline struct dt_lm_entry *dt_lm_nursery_slot(struct dt_lm_nursery *n, uintptr_t ptr) /* ctx: any */
+static inline struct dt_lm_nentry *dt_lm_nursery_slot(struct dt_lm_nursery *n, uintptr_t ptr) /* ctx: any */
 {
 	return &n->slot[((ptr >> DT_LM_GRANULE_SHIFT) * 0x9e3779b97f4a7c15ull) >> (64 - DT_LM_NURSERY_LOG2)];
 }
@@ -248,7 +279,7 @@ static inline struct dt_lm_entry *dt_lm_nursery_slot(struct dt_lm_nursery *n, ui
 static inline int dt_lm_nursery_insert(struct dt_lm_nursery *n, uintptr_t ptr, uint64_t size_bytes,
                                        uint32_t stack, struct dt_live_block *stale)
 {
-	struct dt_lm_entry *e = dt_lm_nursery_slot(n, ptr);
+	struct dt_lm_nentry *e = dt_lm_nursery_slot(n, ptr);
 	int rc = 0;
 	/* Acquire pairs with a claimer's release: its reads of the old entry are done before we reuse it. */
 	uint64_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
@@ -278,7 +309,7 @@ static inline int dt_lm_nursery_insert(struct dt_lm_nursery *n, uintptr_t ptr, u
 /* Owner only, no lock: 1 and *out when ptr is in the caller's own nursery (its entry is gone). */
 static inline int dt_lm_nursery_take(struct dt_lm_nursery *n, uintptr_t ptr, struct dt_live_block *out)
 {
-	struct dt_lm_entry *e = dt_lm_nursery_slot(n, ptr);
+	struct dt_lm_nentry *e = dt_lm_nursery_slot(n, ptr);
 	if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) != ptr)
 		return 0;
 	out->size_bytes = e->size_bytes;
@@ -290,7 +321,7 @@ static inline int dt_lm_nursery_take(struct dt_lm_nursery *n, uintptr_t ptr, str
 /* Any thread, holding the stripe lock of ptr: 1 and *out when ptr is in nursery n (its entry is gone). */
 static inline int dt_lm_nursery_claim(struct dt_lm_nursery *n, uintptr_t ptr, struct dt_live_block *out)
 {
-	struct dt_lm_entry *e = dt_lm_nursery_slot(n, ptr);
+	struct dt_lm_nentry *e = dt_lm_nursery_slot(n, ptr);
 	/* Acquire pairs with the owner's release of the key: size and stack are the entry's. */
 	if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) != ptr)
 		return 0;

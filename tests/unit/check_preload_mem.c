@@ -173,6 +173,41 @@ static void *mt_worker(void *p)
 	return NULL;
 }
 
+/* Sizes of 4 GiB - 1 and more do not fit a map slot's 32 bits: they take a second entry. Exact at the
+ * edges, through a stale replacement (big by small and small by big) and among neighbours whose
+ * removal shifts entries back over the second entries. */
+START_TEST(livemap_big_sizes_exact)
+{
+	ck_assert_int_eq(dt_livemap_init(), 0);
+	const uint64_t base = 3ull << MT_KEY_SPACE_SHIFT;
+	const uint64_t sizes[] = {UINT32_MAX - 1ull, UINT32_MAX, 1ull << 32, 5ull << 30, UINT64_MAX - 15u, 17};
+	const uint32_t n = sizeof(sizes) / sizeof(sizes[0]);
+	struct dt_live_block b = {0}, stale = {0};
+	uint64_t before = dt_livemap_count();
+	uint32_t bad = 0;
+	arm();
+	for (uint32_t i = 0; i < n; i++)
+		bad += dt_livemap_insert(base + BLOCK_GRANULE_BYTES * i, sizes[i], 100 + i, &stale, i & 1u) != 0;
+	/* Stale replacements: a small block over a big one, a big one over a small one. */
+	int r1 = dt_livemap_insert(base + BLOCK_GRANULE_BYTES * 1, 9, 7, &stale, 0);
+	bad += stale.size_bytes != sizes[1] || stale.stack != 101;
+	int r2 = dt_livemap_insert(base + BLOCK_GRANULE_BYTES * 5, 6ull << 30, 8, &stale, 1);
+	bad += stale.size_bytes != sizes[5] || stale.stack != 105;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t want = i == 1 ? 9 : i == 5 ? 6ull << 30 : sizes[i];
+		uint32_t want_stack = i == 1 ? 7 : i == 5 ? 8 : 100 + i;
+		bad += dt_livemap_remove(base + BLOCK_GRANULE_BYTES * i, &b, 0) != 1;
+		bad += b.size_bytes != want || b.stack != want_stack;
+	}
+	uint64_t calls = disarm();
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_int_eq(r1, 1);
+	ck_assert_int_eq(r2, 1);
+	ck_assert_uint_eq(dt_livemap_count(), before); /* both entries of every big block are gone */
+	ck_assert_uint_eq(calls, 0);
+}
+END_TEST
+
 START_TEST(livemap_four_threads_cross_free)
 {
 	ck_assert_int_eq(dt_livemap_init(), 0);
@@ -438,6 +473,7 @@ static Suite *mem_suite(void)
 	Suite *s = suite_create("preload_mem");
 	TCase *tc = tcase_create("livemap");
 	tcase_add_test(tc, livemap_exact_and_nomalloc);
+	tcase_add_test(tc, livemap_big_sizes_exact);
 	tcase_add_test(tc, livemap_four_threads_cross_free);
 	tcase_add_test(tc, nursery_four_threads_cross_free);
 	tcase_set_timeout(tc, 60);
