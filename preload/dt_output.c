@@ -18,6 +18,7 @@
 
 #define OUTPUT_FD_HIGH_MIN 64	   /* the starting-directory fd goes at least this high */
 #define OUTPUT_FD_HIGH_DIVISOR 2   /* ... or to half of RLIMIT_NOFILE's soft limit */
+#define OUTPUT_FD_HIGH_MAX 1024	   /* ... but no higher: the fd table grows to fit (see dt_sampler.c) */
 #define OUTPUT_TMP_TRIES 16	   /* temporary names tried when one exists already */
 #define OUTPUT_NAME_MAX_BYTES 255  /* NAME_MAX of the usual Linux file systems */
 #define OUTPUT_DEFAULT_PROG "prog" /* %n when the program name is unknown */
@@ -49,6 +50,8 @@ static int move_fd_high(int fd) /* ctx: any; returns the new fd (fd closed) or f
 	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR > (rlim_t)base &&
 	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR < INT_MAX)
 		base = (int)(rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR);
+	if (base > OUTPUT_FD_HIGH_MAX)
+		base = OUTPUT_FD_HIGH_MAX;
 	int hi = fcntl(fd, F_DUPFD_CLOEXEC, base);
 	if (hi < 0)
 		hi = fcntl(fd, F_DUPFD_CLOEXEC, OUTPUT_FD_HIGH_MIN);

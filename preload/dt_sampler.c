@@ -30,6 +30,11 @@
 #define SAMPLER_FD_FLOOR 3              /* the shim's descriptors stay above stdin/stdout/stderr */
 #define SAMPLER_FD_HIGH_DIVISOR 2       /* perf fds move to RLIMIT_NOFILE soft / 2 and up */
 #define SAMPLER_FD_HIGH_MIN 64
+/* ... and at most here: a descriptor at N makes the kernel grow the process's fd table to the next
+ * power of two above N, and with RLIMIT_NOFILE at 20000 (base 10000) that growth was a quarter of
+ * the shim's start-up cost in a short-lived process. 1024 also keeps every fd below FD_SETSIZE free
+ * for programs that use select(). */
+#define SAMPLER_FD_HIGH_MAX 1024
 #define SAMPLER_STACK_CAPACITY (64u * 1024u)
 #define SAMPLER_DRAIN_TIMEOUT_NS (2ull * NS_PER_S) /* waiting for in-flight handlers, at most */
 
@@ -55,6 +60,13 @@ struct stack_cpu {
 };
 
 static struct source *sources;
+/* Entries ever claimed: loops over the registry stop here, so stop and fork do not fault in all of
+ * its pages (a short-lived process paid about 3% of its start-up in those page faults). */
+static _Atomic uint32_t sources_used;
+/* The event choose_kind opened to probe perf, handed to arm_calling_thread on the same thread (start-up
+ * runs single-threaded in the constructor); -1 once used or closed. */
+static int probe_fd = -1;
+static pid_t probe_tid;
 static struct stack_cpu *cpu_by_stack;
 static uint32_t cpu_capacity;
 
@@ -275,8 +287,12 @@ static struct source *source_claim(void) /* ctx: any */
 {
 	for (uint32_t i = 0; i < SAMPLER_MAX_THREADS; i++) {
 		int expect = SRC_FREE;
-		if (atomic_compare_exchange_strong(&sources[i].state, &expect, SRC_CLAIMED))
+		if (atomic_compare_exchange_strong(&sources[i].state, &expect, SRC_CLAIMED)) {
+			uint32_t used = atomic_load(&sources_used);
+			while (used < i + 1 && !atomic_compare_exchange_weak(&sources_used, &used, i + 1))
+				;
 			return &sources[i];
+		}
 	}
 	return NULL;
 }
@@ -311,7 +327,16 @@ static int arm_calling_thread(void) /* ctx: any */
 	s->fd = -1;
 	int rc;
 	if (sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
-		rc = perf_open_sigsafe(s->tid);
+		if (probe_fd >= 0 && probe_tid == s->tid) {
+			rc = probe_fd; /* choose_kind's event, opened for this thread and disabled */
+			probe_fd = -1;
+			if (ioctl(rc, PERF_EVENT_IOC_RESET, 0) < 0 || ioctl(rc, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+				close(rc);
+				rc = -errno;
+			}
+		} else {
+			rc = perf_open_sigsafe(s->tid);
+		}
 		if (rc >= 0) {
 			s->fd = rc;
 			s->perf_id = 0;
@@ -378,10 +403,14 @@ static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
 	int force = dt_config_get()->sampler; /* DEIATRACE_SAMPLER */
 	if (force == DT_CONFIG_SAMPLER_TIMER)
 		return DT_SAMPLER_POSIX_TIMER;
-	int fd = perf_open_sigsafe(gettid_sigsafe());
+	pid_t tid = gettid_sigsafe();
+	int fd = perf_open_sigsafe(tid);
 	if (fd >= 0) {
+		/* Kept for arming this thread: closing a perf event and opening another cost a tenth
+		 * of the shim's start-up in a short-lived process. */
 		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
-		close(fd);
+		probe_fd = fd;
+		probe_tid = tid;
 		return DT_SAMPLER_PERF_TASK_CLOCK;
 	}
 	if (force == DT_CONFIG_SAMPLER_PERF)
@@ -394,7 +423,7 @@ static void fork_child(void) /* ctx: any; pthread_atfork child handler */
 	/* The child inherits the parent's perf fds (owned by parent threads) and none of its POSIX
 	 * timers. Close what is ours, forget every registry entry, re-arm the one thread that exists. */
 	my_source = NULL;
-	for (uint32_t i = 0; i < SAMPLER_MAX_THREADS; i++) {
+	for (uint32_t i = 0, n = atomic_load(&sources_used); i < n; i++) {
 		struct source *s = &sources[i];
 		uint64_t id = 0;
 		if (atomic_load(&s->state) != SRC_FREE && s->fd >= 0 &&
@@ -463,6 +492,8 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR > SAMPLER_FD_HIGH_MIN)
 		fd_high_base = (int)(rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR);
+	if (fd_high_base > SAMPLER_FD_HIGH_MAX)
+		fd_high_base = SAMPLER_FD_HIGH_MAX;
 
 	if (dt_stack_table_init(SAMPLER_STACK_CAPACITY) != 0)
 		goto off;
@@ -495,6 +526,10 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 	}
 	return 0;
 off:
+	if (probe_fd >= 0) {
+		close(probe_fd);
+		probe_fd = -1;
+	}
 	sampler_kind = DT_SAMPLER_NONE;
 	atomic_fetch_or(&degraded, DT_DEGRADED_SAMPLER_OFF);
 	dt_warn("CPU sampling is off (no CPU timer could be armed, or the host owns SIGPROF)");
@@ -508,7 +543,7 @@ void dt_sampler_stop(void) /* ctx: any */
 	/* Handlers entering from now on see running == 0; wait out those already past the check. */
 	wait_handlers_drained();
 	my_source = NULL;
-	for (uint32_t i = 0; sources && i < SAMPLER_MAX_THREADS; i++) {
+	for (uint32_t i = 0, n = atomic_load(&sources_used); sources && i < n; i++) {
 		int expect = SRC_ARMED;
 		if (atomic_compare_exchange_strong(&sources[i].state, &expect, SRC_CLOSING))
 			source_teardown(&sources[i]);
