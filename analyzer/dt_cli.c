@@ -59,8 +59,7 @@ static const struct cli_opt options[] = {
     {"no-hints", O_NO_HINTS, no_argument, DT_CLI_PROFILE, NULL, "leave out the optimization hints"},
     {"hint", O_HINT, required_argument, DT_CLI_PROFILE, "RULE.PARAM=VALUE",
      "set a hint threshold (repeatable)"},
-    {"metric", O_METRIC, required_argument, DT_CLI_PROFILE, "M",
-     "svg/html widths: " DT_METRIC_NAMES},
+    {"metric", O_METRIC, required_argument, DT_CLI_PROFILE, "M", "svg/html widths: " DT_METRIC_NAMES},
     {"color", O_COLOR, optional_argument, DT_CLI_PROFILE, "[=WHEN]",
      "colour text: auto (a terminal, no NO_COLOR; default), always, never"},
     {"baseline", 'b', required_argument, DT_CLI_BASELINE, "BASE",
@@ -444,8 +443,8 @@ int dt_cli_run_report(const struct dt_cli *c, const struct dt_trace *t)
 			c->prog);
 		goto out;
 	}
-	if ((c->report == dt_report_svg || c->report == dt_report_html) &&
-	    c->ro.metric != DT_METRIC_CPU && !dt_flame_has_metric(prof, c->ro.metric)) {
+	if ((c->report == dt_report_svg || c->report == dt_report_html) && c->ro.metric != DT_METRIC_CPU &&
+	    !dt_flame_has_metric(prof, c->ro.metric)) {
 		fprintf(stderr,
 			"%s: --metric %s: a trace with memory data expected, found one recorded without "
 			"it (record again with DEIATRACE_MALLOC=on, not --no-malloc, or use --metric cpu)\n",

@@ -304,7 +304,7 @@ static int report_profile(FILE *out, struct bench *b, int json)
 		if (dt_run_find_trace(pattern, s->pid[i], path, sizeof(path))) {
 			fprintf(stderr,
 				DT_FE_PROG ": run %" PRIu32 " (pid %d) wrote no trace in %s (a statically "
-							    "linked program cannot be profiled)\n",
+					   "linked program cannot be profiled)\n",
 				i + 1, (int)s->pid[i], b->trace_dir);
 			continue;
 		}

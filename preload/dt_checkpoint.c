@@ -47,7 +47,7 @@ void dt_checkpoint_tick_sigsafe(void) /* ctx: sigsafe; the SIGPROF handler, afte
 		return;
 	/* One thread wins the slot; relaxed: the writer flag in dt_lifecycle orders the write itself. */
 	if (!atomic_compare_exchange_strong_explicit(&next_due_ns, &due_ns, now_ns + period_ns,
-	                                             memory_order_relaxed, memory_order_relaxed))
+						     memory_order_relaxed, memory_order_relaxed))
 		return;
 	dt_lifecycle_checkpoint_sigsafe();
 }

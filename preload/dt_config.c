@@ -48,7 +48,8 @@ static const struct opt options[] = {
     {"DEIATRACE_DEPTH", OPT_UINT, "128", CONFIG_DEPTH_MIN_FRAMES, DT_MAX_STACK_DEPTH, "frames",
      FIELD(max_depth), "frames kept per call stack; deeper stacks are truncated"},
     {"DEIATRACE_CHECKPOINT_S", OPT_UINT, "5", 0, CONFIG_CHECKPOINT_MAX_S, "seconds", FIELD(checkpoint_s),
-     "seconds between checkpoint traces of a running program (at most that much is lost to SIGKILL); 0 = off"},
+     "seconds between checkpoint traces of a running program (at most that much is lost to SIGKILL); 0 = "
+     "off"},
     {"DEIATRACE_FOLLOW", OPT_BOOL, "1", 0, 0, "0 or 1", FIELD(follow),
      "1: forked children and exec'd images write their own traces; 0: only the first process does"},
     {"DEIATRACE_SAMPLER", OPT_CHOICE, "auto", 0, 0, "auto, perf or timer", FIELD(sampler),

@@ -145,7 +145,7 @@ DT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 		struct sigaction cur;
 		/* Restoring what an earlier call returned (our handler) is not a claim either. */
 		int ours = real(SIGPROF, NULL, &cur) == 0 && (act->sa_flags & SA_SIGINFO) &&
-		           act->sa_sigaction == cur.sa_sigaction;
+			   act->sa_sigaction == cur.sa_sigaction;
 		if (!is_host_handler(act) || ours)
 			return real(sig, NULL, old);
 		dt_sampler_step_aside();
@@ -162,7 +162,7 @@ static int managed_signal(int sig) /* ctx: any; the signals whose disposition th
 /* signal(), bsd_signal() and sysv_signal() reach the kernel through glibc's internal sigaction, not
  * ours: for the managed signals they are re-expressed as a sigaction call with glibc's flags. */
 static sighandler_t signal_like(int sig, sighandler_t handler, int flags, _Atomic(signal_fn) *slot,
-                                const char *name) /* ctx: any */
+				const char *name) /* ctx: any */
 {
 	if (dt_in_shim || !managed_signal(sig) || handler == SIG_ERR) {
 		signal_fn real = (signal_fn)resolve((_Atomic(void *) *)slot, name);
@@ -217,7 +217,8 @@ DT_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
 	return sigismember(&was, sig) ? SIG_HOLD : prev;
 }
 
-DT_EXPORT int setitimer(__itimer_which_t which, const struct itimerval *nv, struct itimerval *ov) /* ctx: any */
+DT_EXPORT int setitimer(__itimer_which_t which, const struct itimerval *nv,
+			struct itimerval *ov) /* ctx: any */
 {
 	setitimer_fn real = RESOLVE(real_setitimer, "setitimer");
 	if (!real)

@@ -35,10 +35,8 @@ typedef void (*exit_fn)(int);
 
 extern void *__libc_stack_end; /* ld.so: the initial stack pointer, below argv and the environment */
 
-
-
 #define LIFECYCLE_WRITER_WAIT_NS (5ull * NS_PER_S) /* a fatal write waits this long for a checkpoint */
-#define LIFECYCLE_WRITER_NAP_NS 1000000l           /* between looks at the writer flag */
+#define LIFECYCLE_WRITER_NAP_NS 1000000l	   /* between looks at the writer flag */
 /* DEIATRACE_FOLLOW=0: the first process rewrites the value in its own environment to this, in
  * place, so every later image (exec, posix_spawn, system) knows it is not the first one. */
 #define LIFECYCLE_FOLLOW_VAR "DEIATRACE_FOLLOW"
@@ -77,7 +75,7 @@ static int writer_take_sigsafe(uint64_t wait_ns)
 		int expect = 0;
 		/* Acquire: the previous writer's stores (output's record of its file) are visible. */
 		if (atomic_compare_exchange_strong_explicit(&writer_busy, &expect, 1, memory_order_acquire,
-		                                            memory_order_relaxed))
+							    memory_order_relaxed))
 			return 1;
 		if (dt_now_ns() >= deadline_ns)
 			return 0;

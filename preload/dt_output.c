@@ -39,8 +39,8 @@ static int pub_have;
 static uint64_t pub_pid;
 static dev_t pub_dev;
 static ino_t pub_ino;
-static char pub_path[PATH_MAX];                      /* the name DEIATRACE_OUTPUT gave */
-static char pub_base[OUTPUT_NAME_MAX_BYTES + 1];      /* the file name used in its directory */
+static char pub_path[PATH_MAX];			 /* the name DEIATRACE_OUTPUT gave */
+static char pub_base[OUTPUT_NAME_MAX_BYTES + 1]; /* the file name used in its directory */
 
 static int move_fd_high(int fd) /* ctx: any; returns the new fd (fd closed) or fd itself */
 {

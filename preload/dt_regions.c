@@ -146,7 +146,7 @@ static void store_max(struct region *r, enum dt_region_field f, uint64_t v) /* c
 {
 	uint64_t max = atomic_load_explicit(&r->f[f], memory_order_relaxed);
 	while (v > max && !atomic_compare_exchange_weak_explicit(&r->f[f], &max, v, memory_order_relaxed,
-								  memory_order_relaxed))
+								 memory_order_relaxed))
 		;
 }
 

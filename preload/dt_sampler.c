@@ -26,9 +26,9 @@
 #define NS_PER_S 1000000000ull
 #define SAMPLER_DEFAULT_HZ 1000u
 #define SAMPLER_MAX_HZ 100000u
-#define SAMPLER_MAX_THREADS 8192u       /* live armed threads at once; beyond, threads go unsampled */
-#define SAMPLER_FD_FLOOR 3              /* the shim's descriptors stay above stdin/stdout/stderr */
-#define SAMPLER_FD_HIGH_DIVISOR 2       /* perf fds move to RLIMIT_NOFILE soft / 2 and up */
+#define SAMPLER_MAX_THREADS 8192u /* live armed threads at once; beyond, threads go unsampled */
+#define SAMPLER_FD_FLOOR 3	  /* the shim's descriptors stay above stdin/stdout/stderr */
+#define SAMPLER_FD_HIGH_DIVISOR 2 /* perf fds move to RLIMIT_NOFILE soft / 2 and up */
 #define SAMPLER_FD_HIGH_MIN 64
 /* ... and at most here: a descriptor at N makes the kernel grow the process's fd table to the next
  * power of two above N, and with RLIMIT_NOFILE at 20000 (base 10000) that growth was a quarter of
@@ -48,9 +48,9 @@ enum source_state {
 /* One per armed thread, in an mmap'd registry so dt_sampler_stop can disarm every thread. */
 struct source {
 	_Atomic int state;
-	int fd;          /* perf event fd, or -1 */
+	int fd;		  /* perf event fd, or -1 */
 	uint64_t perf_id; /* PERF_EVENT_IOC_ID of fd: tells ours from a number the host reused */
-	timer_t timer;   /* POSIX timer when fd < 0 */
+	timer_t timer;	  /* POSIX timer when fd < 0 */
 	pid_t tid;
 };
 
@@ -130,7 +130,7 @@ static __attribute__((noinline)) void take_sample_sigsafe(void *uc, uint64_t wei
 	if (id == DT_STACK_NONE || id >= cpu_capacity) {
 		if (depth > 0)
 			atomic_fetch_or_explicit(&degraded, DT_DEGRADED_STACK_TABLE_FULL,
-			                         memory_order_relaxed);
+						 memory_order_relaxed);
 		count_lost_sigsafe();
 		return;
 	}
@@ -330,7 +330,8 @@ static int arm_calling_thread(void) /* ctx: any */
 		if (probe_fd >= 0 && probe_tid == s->tid) {
 			rc = probe_fd; /* choose_kind's event, opened for this thread and disabled */
 			probe_fd = -1;
-			if (ioctl(rc, PERF_EVENT_IOC_RESET, 0) < 0 || ioctl(rc, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+			if (ioctl(rc, PERF_EVENT_IOC_RESET, 0) < 0 ||
+			    ioctl(rc, PERF_EVENT_IOC_ENABLE, 0) < 0) {
 				close(rc);
 				rc = -errno;
 			}
@@ -459,8 +460,9 @@ static int install_handler(void) /* ctx: any */
 	/* dt_in_shim tells our own sigaction interposer (dt_dlsafe.c) that this is the shim. */
 	dt_in_shim++;
 	int rc = sigaction(SIGPROF, NULL, &old);
-	if (rc == 0 && ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
-	                                            : old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+	if (rc == 0 &&
+	    ((old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+					 : old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
 		/* Someone (an earlier constructor) already profiles this process: theirs wins. */
 		atomic_fetch_or(&degraded, DT_DEGRADED_STEPPED_ASIDE);
 		rc = -1;
@@ -499,9 +501,9 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 		goto off;
 	cpu_capacity = dt_stack_capacity();
 	cpu_by_stack = mmap(NULL, cpu_capacity * sizeof(*cpu_by_stack), PROT_READ | PROT_WRITE,
-	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	sources = mmap(NULL, SAMPLER_MAX_THREADS * sizeof(*sources), PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (cpu_by_stack == MAP_FAILED || sources == MAP_FAILED) {
 		cpu_by_stack = NULL;
 		cpu_capacity = 0;
@@ -606,7 +608,8 @@ void dt_sampler_emit(struct dt_tracebuf *b) /* ctx: any */
 			continue;
 		dt_tracebuf_put_u32(b, id);
 		dt_tracebuf_put_u64(b, s);
-		dt_tracebuf_put_u64(b, atomic_load_explicit(&cpu_by_stack[id].weight_ns, memory_order_relaxed));
+		dt_tracebuf_put_u64(b,
+				    atomic_load_explicit(&cpu_by_stack[id].weight_ns, memory_order_relaxed));
 		written++;
 	}
 	/* Counts only grow, so the second pass finds at least n entries even while a checkpoint races

@@ -10,18 +10,18 @@
 
 #include "dt_shim.h"
 
-#define STACK_DEFAULT_CAPACITY (64u * 1024u)   /* stacks, when the caller passes 0 */
+#define STACK_DEFAULT_CAPACITY (64u * 1024u) /* stacks, when the caller passes 0 */
 #define STACK_MAX_CAPACITY (16u * 1024u * 1024u)
-#define STACK_SLOTS_PER_STACK 2u               /* load factor <= 1/2 keeps probe chains short */
-#define STACK_ARENA_FRAMES_PER_STACK 32u       /* average frames budgeted per stack */
-#define STACK_PUBLISH_BUSY_SPINS 1000u         /* pure spins before yielding to a preempted publisher */
-#define STACK_PUBLISH_SPINS 1000000u           /* bound on waiting for a slot being published */
+#define STACK_SLOTS_PER_STACK 2u	 /* load factor <= 1/2 keeps probe chains short */
+#define STACK_ARENA_FRAMES_PER_STACK 32u /* average frames budgeted per stack */
+#define STACK_PUBLISH_BUSY_SPINS 1000u	 /* pure spins before yielding to a preempted publisher */
+#define STACK_PUBLISH_SPINS 1000000u	 /* bound on waiting for a slot being published */
 
 enum slot_state {
 	SLOT_EMPTY = 0,
-	SLOT_BUSY = 1,  /* claimed, being filled by one writer */
+	SLOT_BUSY = 1,	/* claimed, being filled by one writer */
 	SLOT_READY = 2, /* immutable from now on */
-	SLOT_DEAD = 3,  /* claimed when the id space was exhausted; never matches */
+	SLOT_DEAD = 3,	/* claimed when the id space was exhausted; never matches */
 };
 
 struct stack_slot {
@@ -46,7 +46,8 @@ static DT_TLS __thread int in_intern; /* breaks SIGPROF -> intern re-entry on th
 
 static void *map_anon(size_t bytes) /* ctx: any */
 {
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p =
+	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -110,7 +111,7 @@ static uint64_t stack_hash(const uint64_t *pcs, uint32_t depth, uint32_t flags) 
 }
 
 static int slot_matches(const struct stack_slot *s, uint64_t h, const uint64_t *pcs, uint32_t depth,
-                        uint32_t flags) /* ctx: sigsafe; s is READY */
+			uint32_t flags) /* ctx: sigsafe; s is READY */
 {
 	return s->hash == h && s->depth == depth && s->flags == flags &&
 	       memcmp(&arena[s->frames_off], pcs, depth * sizeof(*pcs)) == 0;
@@ -135,15 +136,16 @@ uint32_t dt_stack_intern_sigsafe(const uint64_t *pcs, uint32_t depth, uint32_t f
 		uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
 		if (st == SLOT_EMPTY) {
 			if (frames_off == UINT64_MAX) {
-				uint64_t off = atomic_fetch_add_explicit(&arena_used, depth, memory_order_relaxed);
+				uint64_t off =
+				    atomic_fetch_add_explicit(&arena_used, depth, memory_order_relaxed);
 				if (off + depth > arena_frames)
 					goto out; /* frame arena exhausted */
 				frames_off = off;
 				memcpy(&arena[frames_off], pcs, depth * sizeof(*pcs));
 			}
 			uint32_t expect = SLOT_EMPTY;
-			if (atomic_compare_exchange_strong_explicit(&s->state, &expect, SLOT_BUSY,
-			                                            memory_order_acq_rel, memory_order_acquire)) {
+			if (atomic_compare_exchange_strong_explicit(
+				&s->state, &expect, SLOT_BUSY, memory_order_acq_rel, memory_order_acquire)) {
 				id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
 				if (id >= capacity_stacks) {
 					atomic_store_explicit(&s->state, SLOT_DEAD, memory_order_release);

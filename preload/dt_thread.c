@@ -24,7 +24,7 @@ struct start_block {
 	void *(*fn)(void *);
 	void *arg;
 	size_t stack_bytes; /* the new thread's stack size, 0 when unknown */
-	uint32_t next;   /* freelist link (slab blocks only) */
+	uint32_t next;	    /* freelist link (slab blocks only) */
 	uint32_t in_slab;
 };
 
@@ -50,7 +50,7 @@ __attribute__((constructor)) static void thread_init(void) /* ctx: any */
 	if (pthread_key_create(&exit_key, thread_key_destructor) == 0)
 		atomic_store(&key_ok, 1);
 	void *p = mmap(NULL, THREAD_SLAB_BLOCKS * sizeof(*slab), PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return;
 	slab = p;
@@ -69,11 +69,11 @@ static struct start_block *block_get(void) /* ctx: any */
 		uint64_t next = ((head >> 32) + 1) << 32 | slab[idx].next;
 		/* Acquire on success: the block's next link written by its last release is visible. */
 		if (atomic_compare_exchange_weak_explicit(&free_head, &head, next, memory_order_acquire,
-		                                          memory_order_acquire))
+							  memory_order_acquire))
 			return &slab[idx];
 	}
 	void *p = mmap(NULL, sizeof(struct start_block), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	               -1, 0);
+		       -1, 0);
 	return p == MAP_FAILED ? NULL : p; /* in_slab is 0 in fresh anonymous memory */
 }
 
@@ -91,7 +91,7 @@ static void block_put(struct start_block *b) /* ctx: any */
 		next = ((head >> 32) + 1) << 32 | idx;
 		/* Release: publishes b->next to the thread that pops it. */
 	} while (!atomic_compare_exchange_weak_explicit(&free_head, &head, next, memory_order_release,
-	                                                memory_order_relaxed));
+							memory_order_relaxed));
 }
 
 static void trampoline_cleanup(void *unused) /* ctx: any; thread exit or cancellation */
@@ -132,7 +132,8 @@ static void *trampoline(void *p) /* ctx: any; first frame of every thread the ho
 	return ret;
 }
 
-DT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) /* ctx: any */
+DT_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+			     void *arg) /* ctx: any */
 {
 	create_fn real = atomic_load(&real_create);
 	if (!real) {
@@ -220,7 +221,8 @@ DT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) 
 
 typedef int (*execv_fn)(const char *, char *const[]);
 
-static int exec_v(_Atomic(void *) *slot, const char *name, const char *file, char *const argv[]) /* ctx: hook */
+static int exec_v(_Atomic(void *) *slot, const char *name, const char *file,
+		  char *const argv[]) /* ctx: hook */
 {
 	execv_fn real = (execv_fn)resolve_next(slot, name);
 	if (!real)
@@ -258,7 +260,8 @@ DT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) /* ctx: ho
 	return rc;
 }
 
-DT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) /* ctx: hook */
+DT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		       int flags) /* ctx: hook */
 {
 	execveat_fn real = (execveat_fn)resolve_next(&real_execveat, "execveat");
 	if (!real)
@@ -283,22 +286,22 @@ static int count_list(const char *arg0, va_list ap)
 	return n;
 }
 
-#define EXEC_LIST_BODY(arg, last_named, with_env)                                                        \
-	va_list ap;                                                                                      \
-	va_start(ap, last_named);                                                                        \
-	int n = count_list(arg, ap);                                                                     \
-	va_end(ap);                                                                                      \
-	if (n < 0)                                                                                       \
-		return errno = E2BIG, -1;                                                                \
-	char *argv[n];                                                                                   \
-	char *const *envp = NULL;                                                                        \
-	va_start(ap, last_named);                                                                        \
-	argv[0] = (char *)arg;                                                                           \
-	for (int i = 1; i < n; i++)                                                                      \
-		argv[i] = va_arg(ap, char *);                                                            \
-	if (with_env)                                                                                    \
-		envp = va_arg(ap, char *const *);                                                        \
-	va_end(ap);                                                                                      \
+#define EXEC_LIST_BODY(arg, last_named, with_env)                                                            \
+	va_list ap;                                                                                          \
+	va_start(ap, last_named);                                                                            \
+	int n = count_list(arg, ap);                                                                         \
+	va_end(ap);                                                                                          \
+	if (n < 0)                                                                                           \
+		return errno = E2BIG, -1;                                                                    \
+	char *argv[n];                                                                                       \
+	char *const *envp = NULL;                                                                            \
+	va_start(ap, last_named);                                                                            \
+	argv[0] = (char *)arg;                                                                               \
+	for (int i = 1; i < n; i++)                                                                          \
+		argv[i] = va_arg(ap, char *);                                                                \
+	if (with_env)                                                                                        \
+		envp = va_arg(ap, char *const *);                                                            \
+	va_end(ap);                                                                                          \
 	(void)envp
 
 DT_EXPORT int execl(const char *path, const char *arg, ...) /* ctx: hook */
