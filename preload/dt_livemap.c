@@ -26,8 +26,9 @@ static void *lm_map(size_t bytes) /* ctx: any */
  * the cache and touched its tables at random, so with 4 KiB pages each free also missed the TLB, and
  * the first touch of each table page was a page fault (about 40 us each on this class of VM: 5000 of
  * them, a third of the tracing cost). Huge pages make both rare. Where THP is off the advice is a
- * no-op and this is a plain bump allocator. Chunks are never unmapped (tables are pooled). Taken
- * under pool_lock (a grow holds its stripe lock; init and the fork child run alone). */
+ * no-op and this is a plain bump allocator. The cost: a process whose map grows at all holds at
+ * least one huge page of tables (2 MiB of RSS). Chunks are never unmapped (tables are pooled). Taken
+ * under pool_lock, inside a grow (which holds its stripe lock). */
 static unsigned char *chunk_cur;
 static size_t chunk_left;
 
@@ -47,7 +48,7 @@ static void *lm_chunk_map(size_t bytes) /* ctx: any; huge-page aligned and advis
 	return (void *)a;
 }
 
-static void *lm_table_map(size_t bytes) /* ctx: any; caller holds pool_lock or runs alone; zeroed */
+static void *lm_table_map(size_t bytes) /* ctx: hook; caller holds pool_lock; zeroed */
 {
 	bytes = (bytes + 63u) & ~(size_t)63u; /* tables start on cache lines */
 	if (bytes > LM_CHUNK_BYTES / 4) {
@@ -76,11 +77,15 @@ static struct dt_lm_stripe *lm_build(void) /* ctx: any */
 	size_t sbytes = (size_t)DT_LM_STRIPES * (sizeof(struct dt_lm_stripe) + sizeof(struct dt_lm_lockline));
 	size_t tbytes = (size_t)DT_LM_STRIPES * LM_INITIAL_SLOTS * sizeof(struct dt_lm_entry);
 	struct dt_lm_stripe *s = lm_map(sbytes);
-	struct dt_lm_entry *t = lm_table_map(tbytes);
+	/* Small pages for the initial tables: a program that never grows a stripe pays only for the
+	 * pages it touches, not for whole huge pages. */
+	struct dt_lm_entry *t = lm_map(tbytes);
 	if (!s || !t) {
 		if (s)
 			munmap(s, sbytes);
-		return NULL; /* a table chunk stays for the next try */
+		if (t)
+			munmap(t, tbytes);
+		return NULL;
 	}
 	for (uint32_t i = 0; i < DT_LM_STRIPES; i++) {
 		s[i].mask = LM_INITIAL_SLOTS - 1;
