@@ -443,7 +443,7 @@ int dt_cli_run_report(const struct dt_cli *c, const struct dt_trace *t)
 			c->prog);
 		goto out;
 	}
-	if ((c->report == dt_report_svg || c->report == dt_report_html) && c->ro.metric != DT_METRIC_CPU &&
+	if ((c->report == dt_report_svg || c->report == dt_report_html) &&
 	    !dt_flame_has_metric(prof, c->ro.metric)) {
 		fprintf(stderr,
 			"%s: --metric %s: a trace with memory data expected, found one recorded without "

@@ -491,7 +491,19 @@ static int cmp_total(const void *a, const void *b)
 	return cmp_self(a, b);
 }
 
-struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total)
+/* Memory tables: most bytes allocated first, then most leaked, then by name. */
+static int cmp_alloc_bytes(const void *a, const void *b)
+{
+	const struct dt_function *x = *(struct dt_function *const *)a, *y = *(struct dt_function *const *)b;
+
+	if (x->alloc_bytes != y->alloc_bytes)
+		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
+	if (x->leaked_bytes != y->leaked_bytes)
+		return x->leaked_bytes > y->leaked_bytes ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static struct dt_function **sorted_by(const struct dt_profile *p, int (*cmp)(const void *, const void *))
 {
 	struct dt_function **v = malloc((p->nfns ? p->nfns : 1) * sizeof(*v));
 
@@ -499,6 +511,16 @@ struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total)
 		return NULL;
 	if (p->nfns)
 		memcpy(v, p->fns, p->nfns * sizeof(*v));
-	qsort(v, p->nfns, sizeof(*v), by_total ? cmp_total : cmp_self);
+	qsort(v, p->nfns, sizeof(*v), cmp);
 	return v;
+}
+
+struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total)
+{
+	return sorted_by(p, by_total ? cmp_total : cmp_self);
+}
+
+struct dt_function **dt_profile_sorted_by_alloc(const struct dt_profile *p)
+{
+	return sorted_by(p, cmp_alloc_bytes);
 }

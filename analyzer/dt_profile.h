@@ -93,6 +93,8 @@ void dt_profile_frame(const struct dt_profile *p, uint32_t sid, uint32_t d, uint
 
 /* Functions sorted for a table: by self samples, then total, then name (a new array; free it). */
 struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total);
+/* Functions sorted for a memory table: by bytes allocated (self), then leaked, then name. */
+struct dt_function **dt_profile_sorted_by_alloc(const struct dt_profile *p);
 double dt_profile_pct(const struct dt_profile *p, uint64_t samples);
 /* 1 when name is an allocator entry point (malloc, operator new, strdup, ...). */
 int dt_profile_is_allocator(const char *name);

@@ -728,13 +728,9 @@ out:
 
 int dt_report_svg(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
 {
-	if (!dt_flame_has_metric(p, o->metric)) {
-		fprintf(stderr,
-			"deiatrace-analyze: --metric %s: allocation records expected, found none (the trace "
-			"was recorded with DEIATRACE_MALLOC=off); record again with DEIATRACE_MALLOC=on, or "
-			"use --metric cpu\n",
-			dt_metric_name(o->metric));
+	/* A memory metric without memory data: the caller (dt_cli) says what to do; a reporter
+	 * never prints. */
+	if (!dt_flame_has_metric(p, o->metric))
 		return -1;
-	}
 	return dt_flame_svg(out, p, o->metric, 1);
 }

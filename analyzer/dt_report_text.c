@@ -311,17 +311,6 @@ static int print_related(FILE *out, const struct dt_profile *p, struct dt_functi
 	return 0;
 }
 
-static int cmp_alloc_bytes(const void *a, const void *b)
-{
-	const struct dt_function *x = *(struct dt_function *const *)a, *y = *(struct dt_function *const *)b;
-
-	if (x->alloc_bytes != y->alloc_bytes)
-		return x->alloc_bytes > y->alloc_bytes ? -1 : 1;
-	if (x->leaked_bytes != y->leaked_bytes)
-		return x->leaked_bytes > y->leaked_bytes ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 static int print_memory(FILE *out, const struct dt_profile *p, const struct dt_report_opts *o)
 {
 	const struct dt_summary *s = &p->summary;
@@ -330,10 +319,9 @@ static int print_memory(FILE *out, const struct dt_profile *p, const struct dt_r
 
 	if (!s->has_alloc)
 		return 0;
-	v = dt_profile_sorted(p, 0);
+	v = dt_profile_sorted_by_alloc(p);
 	if (!v)
 		return -1;
-	qsort(v, p->nfns, sizeof(*v), cmp_alloc_bytes);
 	print_heading(out, o, "Memory", "");
 	fprintf(out, "  %" PRIu64 " allocations, %" PRIu64 " frees, %s allocated, heap peak %s\n",
 		s->alloc_calls, s->free_calls, dt_fmt_bytes(b[0], sizeof(b[0]), s->alloc_bytes),

@@ -4,7 +4,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "dt_flame.h"
 #include "dt_profile.h"
 #include "dt_reader.h"
 #include "dt_report.h"
@@ -34,8 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dt_report_folded(sink, p, &o);
 		dt_report_pprof(sink, p, &o);
 		o.metric = DT_METRIC_ALLOC_BYTES;
-		if (dt_flame_has_metric(p, o.metric)) /* else the reporter prints advice per input */
-			dt_report_svg(sink, p, &o);
+		dt_report_svg(sink, p, &o);
 		o.metric = DT_METRIC_CPU;
 		dt_report_html(sink, p, &o);
 	}
