@@ -323,6 +323,8 @@ static const char *sampler_name(uint64_t kind)
 		return "perf task-clock";
 	case DT_SAMPLER_POSIX_TIMER:
 		return "posix timer (tick-limited)";
+	case DT_SAMPLER_OFF:
+		return "off (DEIATRACE_CPU=off)";
 	default:
 		return "unknown";
 	}

@@ -36,7 +36,9 @@ unset LD_PRELOAD HEAPPROFILE
 # shellcheck disable=SC2046 # variable names never contain spaces
 unset $(env | sed -n 's/^\(DEIATRACE_[A-Z_]*\)=.*/\1/p')
 
-TOOLS="untraced deiatrace"
+# deia-nocpu is deiatrace with DEIATRACE_CPU=off: memory tracking alone, like heaptrack (which samples
+# no CPU time); deiatrace is the default, memory tracking plus 1 kHz CPU sampling.
+TOOLS="untraced deiatrace deia-nocpu"
 command -v heaptrack >/dev/null && TOOLS="$TOOLS heaptrack"
 # Opt-in: on a 2-CPU VM its heap profiler took 125 us per allocation on the 1-thread loop (1237x;
 # it unwinds every allocation with libunwind), which alone would make this bench run for an hour.
@@ -69,6 +71,8 @@ run()
 	untraced) usage "$out/rss" "$@" >/dev/null 2>&1 ;;
 	deiatrace) DEIATRACE_OUTPUT="$out/deiatrace.%n.%p.bin" usage "$out/rss" \
 		env LD_PRELOAD="$SHIM" "$@" >/dev/null 2>&1 ;;
+	deia-nocpu) DEIATRACE_CPU=off DEIATRACE_OUTPUT="$out/deiatrace.%n.%p.bin" usage "$out/rss" \
+		env LD_PRELOAD="$SHIM" "$@" >/dev/null 2>&1 ;;
 	heaptrack) usage "$out/rss" heaptrack -o "$out/heaptrack" "$@" >/dev/null 2>&1 ;;
 	tcmalloc) HEAPPROFILE="$out/heap" usage "$out/rss" \
 		env LD_PRELOAD="$TCMALLOC" "$@" >/dev/null 2>&1 ;;
@@ -82,7 +86,7 @@ analyze()
 {
 	local tool=$1 out=$2 f t0 t1 bytes
 	case $tool in
-	deiatrace) f=$(ls -S "$out"/deiatrace.*.bin 2>/dev/null | head -n 1) ;;
+	deiatrace | deia-nocpu) f=$(ls -S "$out"/deiatrace.*.bin 2>/dev/null | head -n 1) ;;
 	heaptrack) f=$(ls -S "$out"/heaptrack* 2>/dev/null | head -n 1) ;;
 	tcmalloc) f=$(ls -S "$out"/heap* 2>/dev/null | head -n 1) ;;
 	*) echo "- -"; return ;;
@@ -91,7 +95,7 @@ analyze()
 	bytes=$(stat -c %s "$f")
 	t0=$(now_ns)
 	case $tool in
-	deiatrace) "$ANALYZE" --format json "$f" >/dev/null 2>&1 ;;
+	deiatrace | deia-nocpu) "$ANALYZE" --format json "$f" >/dev/null 2>&1 ;;
 	heaptrack) heaptrack_print "$f" >/dev/null 2>&1 ;;
 	tcmalloc) google-pprof --text "$1" "$f" >/dev/null 2>&1 || true ;;
 	esac

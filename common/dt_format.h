@@ -78,6 +78,7 @@ enum dt_sampler_kind {
 	DT_SAMPLER_NONE = 0,
 	DT_SAMPLER_PERF_TASK_CLOCK = 1, /* perf_event_open software task-clock, per thread */
 	DT_SAMPLER_POSIX_TIMER = 2,     /* timer_create(thread CPU clock), tick-limited, overrun-weighted */
+	DT_SAMPLER_OFF = 3,             /* not started: DEIATRACE_CPU=off asked for no CPU sampling */
 };
 
 enum dt_degraded {

@@ -32,6 +32,7 @@ static void usage(FILE *out)
 		"                      and traces of forked children go to FILE.PID)\n"
 		"  -F, --freq HZ       CPU samples per second of CPU time (1..%u, default 1000)\n"
 		"      --no-malloc     do not track the malloc family\n"
+		"      --no-cpu        do not sample CPU time (no signals): memory and calls only\n"
 		"      --no-follow     do not trace forked child processes\n"
 		"  -q, --quiet         no summary lines on stderr (errors still)\n"
 		"  -h, --help          show this help\n\n"
@@ -51,8 +52,12 @@ static void summarize(const char *path, const struct dt_trace *t, int malloc_off
 
 	for (uint32_t i = 0; i < t->ncpu; i++)
 		samples += t->cpu[i].samples;
-	fprintf(stderr, DT_FE_PROG ": trace %s (%s): %" PRIu64 " samples", path,
-		stat(path, &st) ? "?" : dt_fmt_bytes(size, sizeof(size), (uint64_t)st.st_size), samples);
+	fprintf(stderr, DT_FE_PROG ": trace %s (%s): ", path,
+		stat(path, &st) ? "?" : dt_fmt_bytes(size, sizeof(size), (uint64_t)st.st_size));
+	if (t->meta[DT_META_SAMPLER] == DT_SAMPLER_OFF)
+		fprintf(stderr, "CPU not sampled");
+	else
+		fprintf(stderr, "%" PRIu64 " samples", samples);
 	/* The trace knows: DEIATRACE_MALLOC=off in the environment, or another allocator owning malloc,
 	 * turn tracking off as surely as --no-malloc. */
 	if (!malloc_off && t->meta[DT_META_MALLOC_TRACKED])
@@ -154,6 +159,7 @@ int dt_cmd_record(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"freq", required_argument, NULL, 'F'},
 	    {"no-malloc", no_argument, NULL, 'M'},
+	    {"no-cpu", no_argument, NULL, 'C'},
 	    {"no-follow", no_argument, NULL, 'N'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -183,6 +189,9 @@ int dt_cmd_record(int argc, char **argv)
 			break;
 		case 'M':
 			ro.no_malloc = 1;
+			break;
+		case 'C':
+			ro.no_cpu = 1;
 			break;
 		case 'N':
 			ro.no_follow = 1;

@@ -35,7 +35,7 @@ struct dt_run_opts {
 	const char *shim;   /* NULL: run untraced; else the absolute path of libdeiatrace.so */
 	const char *output; /* DEIATRACE_OUTPUT pattern, NULL: the shim's default */
 	uint32_t freq_hz;   /* 0: the shim's default */
-	int no_malloc, no_follow;
+	int no_malloc, no_cpu, no_follow;
 	int quiet; /* stdout and stderr of the program go to /dev/null */
 };
 

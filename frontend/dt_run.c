@@ -88,6 +88,8 @@ static int child_env(const struct dt_run_opts *o)
 	}
 	if (o->no_malloc && setenv("DEIATRACE_MALLOC", "off", 1))
 		return -1;
+	if (o->no_cpu && setenv("DEIATRACE_CPU", "off", 1))
+		return -1;
 	if (o->no_follow && setenv("DEIATRACE_FOLLOW", "0", 1))
 		return -1;
 	return 0;

@@ -45,6 +45,8 @@ static const struct opt options[] = {
      "trace file; %p pid, %n program name, %% a percent sign; relative to the starting directory"},
     {"DEIATRACE_MALLOC", OPT_BOOL, "on", 0, 0, "on or off", FIELD(malloc_on),
      "track the malloc family (calls, bytes, peak, leaks per call stack)"},
+    {"DEIATRACE_CPU", OPT_BOOL, "on", 0, 0, "on or off", FIELD(cpu_on),
+     "sample call stacks on CPU time (SIGPROF); off: no signals, memory and call counts only"},
     {"DEIATRACE_DEPTH", OPT_UINT, "128", CONFIG_DEPTH_MIN_FRAMES, DT_MAX_STACK_DEPTH, "frames",
      FIELD(max_depth), "frames kept per call stack; deeper stacks are truncated"},
     {"DEIATRACE_CHECKPOINT_S", OPT_UINT, "5", 0, CONFIG_CHECKPOINT_MAX_S, "seconds", FIELD(checkpoint_s),

@@ -511,6 +511,12 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 	}
 	if (dt_unwind_init(fd_high_base) != 0)
 		dt_warn("libunwind warm-up failed; CPU stacks may be incomplete");
+	if (cfg && !cfg->cpu_on) {
+		/* Asked for: no handler, no timer, SIGPROF left entirely to the host. The stack table and
+		 * the warmed-up unwinder above still serve the malloc hooks. */
+		sampler_kind = DT_SAMPLER_OFF;
+		return 0;
+	}
 
 	sampler_kind = choose_kind();
 	if (sampler_kind == DT_SAMPLER_NONE)
@@ -574,7 +580,7 @@ void dt_sampler_loader_leave(void) /* ctx: any */
 
 int dt_sampler_owns_sigprof(void) /* ctx: any */
 {
-	return atomic_load(&started) && sampler_kind != DT_SAMPLER_NONE &&
+	return atomic_load(&started) && sampler_kind != DT_SAMPLER_NONE && sampler_kind != DT_SAMPLER_OFF &&
 	       !(atomic_load(&degraded) & DT_DEGRADED_STEPPED_ASIDE);
 }
 

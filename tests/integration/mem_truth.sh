@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Exact memory tracking against ground truth: tests/programs/mem_truth knows how many calls and bytes
 # each of its allocating functions makes, which one holds the heap peak and which one leaks; the
-# report must show exactly those numbers (per function and in the summary). Also: DEIATRACE_MALLOC=off.
+# report must show exactly those numbers (per function and in the summary). Also: DEIATRACE_MALLOC=off,
+# and DEIATRACE_CPU=off (same numbers, no samples, no SIGPROF handler).
 source "$(dirname "$0")/common.bash" "$@"
 require "$SHIM" "$ANALYZE" "$TP/mem_truth"
 command -v python3 >/dev/null || skip "python3 is needed to read the JSON report"
@@ -78,4 +79,28 @@ if trace=$(only_trace "$T/off") && "$ANALYZE" --format json "$trace" >"$T/off.js
 else
 	fail "no readable trace with DEIATRACE_MALLOC=off"
 fi
+# DEIATRACE_CPU=off: the same exact counts, no CPU samples, and SIGPROF left alone (no handler:
+# bit SIGPROF-1 of SigCgt in /proc/self/status, which cat reads about itself).
+mkdir -p "$T/nocpu"
+DEIATRACE_CPU=off DEIATRACE_OUTPUT="$T/nocpu/deiatrace.%n.%p.bin" traced "$TP/mem_truth" >"$T/nocpu.txt" 2>/dev/null ||
+	fail "mem_truth exited with status $? under the shim with DEIATRACE_CPU=off"
+if trace=$(only_trace "$T/nocpu") && "$ANALYZE" --format json "$trace" >"$T/nocpu.json" 2>/dev/null; then
+	out=$(compare "$T/nocpu.txt" "$T/nocpu.json") ||
+		fail "DEIATRACE_CPU=off: report differs from the truth: $(echo "$out" | tr '\n' ';')"
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; sys.exit(0 if s["samples"] == 0 and s["sampler"].startswith("off") else 1)' \
+		"$T/nocpu.json" || fail "DEIATRACE_CPU=off: the trace has samples or does not name the sampler off"
+else
+	fail "no readable trace with DEIATRACE_CPU=off"
+fi
+sigprof_caught()
+{
+	local mask
+	mask=$(grep '^SigCgt:' | awk '{print $2}')
+	[ -n "$mask" ] && (((0x$mask >> 26) & 1))
+}
+mkdir -p "$T/cat"
+DEIATRACE_OUTPUT="$T/cat/deiatrace.%n.%p.bin" traced cat /proc/self/status | sigprof_caught ||
+	fail "cat under the shim does not catch SIGPROF: the SigCgt check below would prove nothing"
+DEIATRACE_CPU=off DEIATRACE_OUTPUT="$T/cat/deiatrace.%n.%p.bin" traced cat /proc/self/status | sigprof_caught &&
+	fail "DEIATRACE_CPU=off still installed a SIGPROF handler"
 finish

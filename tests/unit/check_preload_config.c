@@ -173,6 +173,7 @@ START_TEST(defaults_parse_silently)
 	ck_assert_int_eq(warn_count, 0);
 	ck_assert_uint_eq(c->freq_hz, 1000);
 	ck_assert_int_eq(c->malloc_on, 1);
+	ck_assert_int_eq(c->cpu_on, 1);
 	ck_assert_uint_eq(c->max_depth, 128);
 	ck_assert_uint_eq(c->checkpoint_s, 5);
 	ck_assert_int_eq(c->follow, 1);
@@ -189,7 +190,7 @@ START_TEST(every_option_is_documented)
 		ck_assert_msg(def && *def, "option %s has no default", name);
 		ck_assert_msg(help && strlen(help) > 10, "option %s has no help text", name);
 	}
-	ck_assert_uint_eq(i, 7);
+	ck_assert_uint_eq(i, 8);
 }
 END_TEST
 
@@ -254,8 +255,12 @@ START_TEST(booleans)
 		ck_assert_int_eq(load_with("DEIATRACE_MALLOC", off[i])->malloc_on, 0);
 		ck_assert_int_eq(load_with("DEIATRACE_MALLOC", on[i])->malloc_on, 1);
 		ck_assert_int_eq(load_with("DEIATRACE_FOLLOW", off[i])->follow, 0);
+		ck_assert_int_eq(load_with("DEIATRACE_CPU", off[i])->cpu_on, 0);
+		ck_assert_int_eq(load_with("DEIATRACE_CPU", on[i])->cpu_on, 1);
 		ck_assert_int_eq(warn_count, 0);
 	}
+	ck_assert_int_eq(load_with("DEIATRACE_CPU", "half")->cpu_on, 1);
+	ck_assert_str_eq(warn_last, "DEIATRACE_CPU=half is not on or off; using on");
 	const struct dt_config *c = load_with("DEIATRACE_MALLOC", "maybe");
 	ck_assert_int_eq(warn_count, 1);
 	ck_assert_str_eq(warn_last, "DEIATRACE_MALLOC=maybe is not on or off; using on");
