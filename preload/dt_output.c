@@ -1,5 +1,6 @@
-/* The trace file: expands DEIATRACE_OUTPUT (%p %n %%) relative to the starting directory (an O_PATH fd
- * kept high, so a chdir() changes nothing), writes a private temporary file and publishes it with
+/* The trace file: expands DEIATRACE_OUTPUT (%p %n %%) relative to the starting directory (its absolute
+ * path and identity, kept from start-up: a chdir() changes nothing, and the host holds no descriptor
+ * of ours), writes a private temporary file and publishes it with
  * linkat, which never overwrites; only a file this process published there before (a checkpoint; same
  * dev/inode) is replaced, by an atomic exchange. On failure one "deiatrace: cannot write trace FILE:
  * reason" line and no temporary file left. No malloc, no stdio, only async-signal-safe calls.
@@ -16,9 +17,6 @@
 
 #include "dt_shim.h"
 
-#define OUTPUT_FD_HIGH_MIN 64	   /* the starting-directory fd goes at least this high */
-#define OUTPUT_FD_HIGH_DIVISOR 2   /* ... or to half of RLIMIT_NOFILE's soft limit */
-#define OUTPUT_FD_HIGH_MAX 1024	   /* ... but no higher: the fd table grows to fit (see dt_sampler.c) */
 #define OUTPUT_TMP_TRIES 16	   /* temporary names tried when one exists already */
 #define OUTPUT_NAME_MAX_BYTES 255  /* NAME_MAX of the usual Linux file systems */
 #define OUTPUT_DEFAULT_PROG "prog" /* %n when the program name is unknown */
@@ -27,10 +25,10 @@
 #define OUTPUT_ALT_TRIES 16 /* names tried when earlier images of the same pid (exec) hold the name */
 #define OUTPUT_META_PID_OFFSET (DT_FILE_HEADER_BYTES + DT_SECTION_HEADER_BYTES + 4u) /* after nfields */
 
-static int start_dirfd = -1;
+static int start_known; /* dt_output_init ran: start_dev/start_ino are the starting directory's */
 static dev_t start_dev;
 static ino_t start_ino;
-static char start_path[PATH_MAX]; /* fallback when the host closed or replaced our fd */
+static char start_path[PATH_MAX]; /* "" when getcwd failed (a path longer than PATH_MAX) */
 
 /* The file this process published last (a checkpoint, or the trace written before an exec that
  * failed): the next publish under the same name in the same process replaces it, nothing else. The
@@ -42,70 +40,43 @@ static ino_t pub_ino;
 static char pub_path[PATH_MAX];			 /* the name DEIATRACE_OUTPUT gave */
 static char pub_base[OUTPUT_NAME_MAX_BYTES + 1]; /* the file name used in its directory */
 
-static int move_fd_high(int fd) /* ctx: any; returns the new fd (fd closed) or fd itself */
-{
-	int base = OUTPUT_FD_HIGH_MIN;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR > (rlim_t)base &&
-	    rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR < INT_MAX)
-		base = (int)(rl.rlim_cur / OUTPUT_FD_HIGH_DIVISOR);
-	if (base > OUTPUT_FD_HIGH_MAX)
-		base = OUTPUT_FD_HIGH_MAX;
-	int hi = fcntl(fd, F_DUPFD_CLOEXEC, base);
-	if (hi < 0)
-		hi = fcntl(fd, F_DUPFD_CLOEXEC, OUTPUT_FD_HIGH_MIN);
-	if (hi < 0)
-		return fd;
-	close(fd);
-	return hi;
-}
-
 int dt_output_init(void) /* ctx: any; once, from the constructor */
 {
 	struct stat st;
-	int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (stat(".", &st) != 0)
 		return -errno;
-	fd = move_fd_high(fd);
-	if (fstat(fd, &st) != 0) {
-		int err = errno;
-		close(fd);
-		return -err;
-	}
 	start_dev = st.st_dev;
 	start_ino = st.st_ino;
 	if (!getcwd(start_path, sizeof(start_path)))
 		start_path[0] = '\0';
-	start_dirfd = fd;
+	start_known = 1;
 	return 0;
 }
 
-/* The starting directory, checked to still be the one we opened: a daemon may close every fd or
- * reuse our number. Sets *dirfd (to be closed by the caller when *owned); 0 or -errno. ctx: any */
+/* The starting directory, found again by its path and checked to be the same directory (device and
+ * inode); if it was renamed or replaced, the current directory when it still is the starting one.
+ * Sets *dirfd (to be closed by the caller when *owned); 0 or -errno. ctx: sigsafe */
 static int start_dir(int *dirfd, int *owned)
 {
 	struct stat st;
 	*owned = 0;
 	*dirfd = AT_FDCWD;
-	if (start_dirfd < 0)
+	if (!start_known)
 		return 0; /* never initialised (unit tests): the current directory */
-	if (fstat(start_dirfd, &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino) {
-		*dirfd = start_dirfd;
+	if (start_path[0] == '/') {
+		int fd = open(start_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (fstat(fd, &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino) {
+				*dirfd = fd;
+				*owned = 1;
+				return 0;
+			}
+			close(fd);
+		}
+	}
+	if (stat(".", &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino)
 		return 0;
-	}
-	if (start_path[0] != '/')
-		return -ENOENT;
-	int fd = open(start_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || st.st_dev != start_dev || st.st_ino != start_ino) {
-		close(fd);
-		return -ENOENT;
-	}
-	*dirfd = fd;
-	*owned = 1;
-	return 0;
+	return -ENOENT;
 }
 
 /* ---------------------------------------------------------------- names */
@@ -327,7 +298,8 @@ int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *pro
 		reason = "out of memory for the trace buffer";
 		goto out;
 	}
-	rc = start_dir(&sfd, &start_owned);
+	/* An absolute name needs no starting directory (openat ignores the fd). */
+	rc = path[0] == '/' ? 0 : start_dir(&sfd, &start_owned);
 	if (rc != 0) {
 		reason = "the starting directory is gone";
 		goto out;

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -27,14 +26,9 @@
 #define SAMPLER_DEFAULT_HZ 1000u
 #define SAMPLER_MAX_HZ 100000u
 #define SAMPLER_MAX_THREADS 8192u /* live armed threads at once; beyond, threads go unsampled */
-#define SAMPLER_FD_FLOOR 3	  /* the shim's descriptors stay above stdin/stdout/stderr */
-#define SAMPLER_FD_HIGH_DIVISOR 2 /* perf fds move to RLIMIT_NOFILE soft / 2 and up */
-#define SAMPLER_FD_HIGH_MIN 64
-/* ... and at most here: a descriptor at N makes the kernel grow the process's fd table to the next
- * power of two above N, and with RLIMIT_NOFILE at 20000 (base 10000) that growth was a quarter of
- * the shim's start-up cost in a short-lived process. 1024 also keeps every fd below FD_SETSIZE free
- * for programs that use select(). */
-#define SAMPLER_FD_HIGH_MAX 1024
+/* A perf event is kept alive by a mapping of its metadata page alone (no ring-buffer pages), not by a
+ * descriptor: the host's fd table stays exactly as it would be untraced. */
+#define SAMPLER_PERF_MAP_PAGES 1
 #define SAMPLER_STACK_CAPACITY (64u * 1024u)
 #define SAMPLER_DRAIN_TIMEOUT_NS (2ull * NS_PER_S) /* waiting for in-flight handlers, at most */
 
@@ -48,9 +42,9 @@ enum source_state {
 /* One per armed thread, in an mmap'd registry so dt_sampler_stop can disarm every thread. */
 struct source {
 	_Atomic int state;
-	int fd;		  /* perf event fd, or -1 */
-	uint64_t perf_id; /* PERF_EVENT_IOC_ID of fd: tells ours from a number the host reused */
-	timer_t timer;	  /* POSIX timer when fd < 0 */
+	void *perf_page; /* the perf event's mapped metadata page (it holds the event), or NULL */
+	int perf_sig_fd; /* the fd number the event had when armed: its signals carry it in si_fd */
+	timer_t timer;	 /* POSIX timer when perf_page is NULL */
 	pid_t tid;
 };
 
@@ -63,17 +57,17 @@ static struct source *sources;
 /* Entries ever claimed: loops over the registry stop here, so stop and fork do not fault in all of
  * its pages (a short-lived process paid about 3% of its start-up in those page faults). */
 static _Atomic uint32_t sources_used;
-/* The event choose_kind opened to probe perf, handed to arm_calling_thread on the same thread (start-up
- * runs single-threaded in the constructor); -1 once used or closed. */
+/* The event choose_kind opened (disabled) to probe perf, handed to arm_calling_thread on the same thread
+ * (start-up runs single-threaded in the constructor), which maps and closes it; -1 once used or closed. */
 static int probe_fd = -1;
 static pid_t probe_tid;
+static size_t perf_map_bytes;
 static struct stack_cpu *cpu_by_stack;
 static uint32_t cpu_capacity;
 
 static int sampler_kind = DT_SAMPLER_NONE;
 static uint32_t freq_asked_hz;
 static uint64_t period_ns;
-static int fd_high_base = SAMPLER_FD_HIGH_MIN;
 static uint32_t depth_cap;
 
 static _Atomic int running;   /* handlers sample only while set */
@@ -85,11 +79,20 @@ static _Atomic uint32_t degraded;
 static _Atomic uint64_t n_samples, n_lost, weight_total_ns, n_truncated, n_threads, n_unarmed;
 
 static DT_TLS __thread struct source *my_source;
-static DT_TLS __thread uint64_t my_last_ns; /* task-clock value at this thread's last sample */
+static DT_TLS __thread uint64_t my_last_ns; /* thread CPU clock at this thread's last sample */
 
 static pid_t gettid_sigsafe(void) /* ctx: sigsafe */
 {
 	return (pid_t)syscall(SYS_gettid);
+}
+
+/* The calling thread's CPU time: what the task clock counts while enabled. ctx: sigsafe */
+static uint64_t thread_cpu_ns_sigsafe(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static void count_lost_sigsafe(void) /* ctx: sigsafe */
@@ -178,13 +181,12 @@ static void sigprof_handler(int sig, siginfo_t *si, void *uc) /* ctx: sigsafe */
 		 * it skipped as overruns: each signal stands for (1 + overrun) periods. */
 		if (si->si_overrun > 0)
 			weight *= 1u + (uint64_t)si->si_overrun;
-	} else if (si && src && src->fd >= 0 && si->si_fd == src->fd) {
-		/* The task clock's value is this thread's CPU ns: weigh by what elapsed since the last
-		 * sample, which also covers coalesced signals and periods that ended in the kernel. */
-		uint64_t now_ns;
-		/* syscall(), not read(): read is a cancellation point (see the handler's cancel state). */
-		if (syscall(SYS_read, src->fd, &now_ns, sizeof(now_ns)) == (long)sizeof(now_ns) &&
-		    now_ns > my_last_ns) {
+	} else if (si && src && src->perf_page && si->si_fd == src->perf_sig_fd) {
+		/* The task clock counts this thread's CPU ns, as its CPU clock does (the event has no fd
+		 * left to read): weigh by what elapsed since the last sample, which also covers coalesced
+		 * signals and periods that ended in the kernel. */
+		uint64_t now_ns = thread_cpu_ns_sigsafe();
+		if (now_ns > my_last_ns) {
 			weight = now_ns - my_last_ns;
 			my_last_ns = now_ns;
 		}
@@ -219,18 +221,9 @@ static void wait_handlers_drained(void)
 
 /* ---------------------------------------------------------------- per-thread sources */
 
-static int move_fd_high(int fd) /* ctx: any; returns the new fd (closing fd) or fd itself */
-{
-	int hi = fcntl(fd, F_DUPFD_CLOEXEC, fd_high_base);
-	if (hi < 0 && fd < SAMPLER_FD_FLOOR)
-		hi = fcntl(fd, F_DUPFD_CLOEXEC, SAMPLER_FD_FLOOR);
-	if (hi < 0)
-		return fd; /* keep the low one: still CLOEXEC, just less tidy */
-	close(fd);
-	return hi;
-}
-
-static int perf_open_sigsafe(pid_t tid) /* ctx: any; returns an fd armed to signal tid, or -errno */
+/* Opens a task-clock event for tid, disabled, its overflow signal (SIGPROF, si_fd = the fd) directed
+ * at tid. Returns the fd or -errno. ctx: any */
+static int perf_open(pid_t tid)
 {
 	struct perf_event_attr a;
 	memset(&a, 0, sizeof(a));
@@ -243,23 +236,44 @@ static int perf_open_sigsafe(pid_t tid) /* ctx: any; returns an fd armed to sign
 	/* User mode only, even where the kernel would allow more: a period ending inside a syscall
 	 * would leave SIGPROF pending there, cutting short reads from /dev/zero or pipes, or killing
 	 * the process if the syscall is execve (the handler is reset, the signal stays pending).
-	 * Kernel time is not lost: the handler weighs each sample by the task clock's progress. */
+	 * Kernel time is not lost: the handler weighs each sample by the thread's CPU clock. */
 	a.exclude_kernel = 1;
 	a.exclude_hv = 1;
 	int fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	fd = move_fd_high(fd);
 	struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = tid};
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) < 0 || fcntl(fd, F_SETSIG, SIGPROF) < 0 ||
-	    fcntl(fd, F_SETOWN_EX, &owner) < 0 || ioctl(fd, PERF_EVENT_IOC_RESET, 0) < 0 ||
-	    ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+	    fcntl(fd, F_SETOWN_EX, &owner) < 0) {
 		int err = errno;
 		close(fd);
 		return -err;
 	}
 	return fd;
+}
+
+/* Maps fd's metadata page, enables the event and closes fd: the mapping holds the event's file, with
+ * its signal owner, until munmap (or exec) destroys it; perf mappings are VM_DONTCOPY, so a fork
+ * child never inherits one. Sets *page; 0 or -errno, fd closed either way. ctx: any */
+static int perf_commit(int fd, void **page)
+{
+	int rc = 0;
+	void *p = mmap(NULL, perf_map_bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		/* Over perf_event_mlock_kb and RLIMIT_MEMLOCK (hundreds of threads): a timer instead. */
+		rc = -errno;
+		goto out;
+	}
+	if (ioctl(fd, PERF_EVENT_IOC_RESET, 0) < 0 || ioctl(fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		rc = -errno;
+		munmap(p, perf_map_bytes);
+		goto out;
+	}
+	*page = p;
+out:
+	close(fd);
+	return rc;
 }
 
 static int timer_arm(pid_t tid, timer_t *out) /* ctx: any */
@@ -299,18 +313,14 @@ static struct source *source_claim(void) /* ctx: any */
 
 static void source_teardown(struct source *s) /* ctx: any; the caller won the ARMED -> CLOSING race */
 {
-	if (s->fd >= 0) {
-		/* A host that closes every descriptor (closefrom in a daemon) may have reused the number:
-		 * close it only if it still is our event. */
-		uint64_t id = 0;
-		if (ioctl(s->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id) {
-			ioctl(s->fd, PERF_EVENT_IOC_DISABLE, 0);
-			close(s->fd);
-		}
+	if (s->perf_page) {
+		/* The last reference to the event: it is destroyed as munmap returns to user mode, before
+		 * this thread runs another instruction that could overflow it. */
+		munmap(s->perf_page, perf_map_bytes);
+		s->perf_page = NULL;
 	} else {
 		timer_delete(s->timer);
 	}
-	s->fd = -1;
 	atomic_store(&s->state, SRC_FREE);
 }
 
@@ -324,35 +334,28 @@ static int arm_calling_thread(void) /* ctx: any */
 		return -ENOSPC;
 	}
 	s->tid = gettid_sigsafe();
-	s->fd = -1;
-	int rc;
+	s->perf_page = NULL;
+	int rc = -ENODEV;
 	if (sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
-		if (probe_fd >= 0 && probe_tid == s->tid) {
-			rc = probe_fd; /* choose_kind's event, opened for this thread and disabled */
+		int fd = probe_fd; /* choose_kind's event, opened for this thread and disabled */
+		if (fd >= 0 && probe_tid == s->tid)
 			probe_fd = -1;
-			if (ioctl(rc, PERF_EVENT_IOC_RESET, 0) < 0 ||
-			    ioctl(rc, PERF_EVENT_IOC_ENABLE, 0) < 0) {
-				close(rc);
-				rc = -errno;
-			}
-		} else {
-			rc = perf_open_sigsafe(s->tid);
+		else
+			fd = perf_open(s->tid);
+		if (fd >= 0) {
+			s->perf_sig_fd = fd;
+			rc = perf_commit(fd, &s->perf_page);
 		}
-		if (rc >= 0) {
-			s->fd = rc;
-			s->perf_id = 0;
-			ioctl(s->fd, PERF_EVENT_IOC_ID, &s->perf_id);
-			rc = 0;
-		}
-	} else {
-		rc = timer_arm(s->tid, &s->timer);
 	}
+	/* Perf refused this thread (no memory-lock allowance left for its page): a CPU timer instead. */
+	if (rc < 0)
+		rc = timer_arm(s->tid, &s->timer);
 	if (rc < 0) {
 		atomic_store(&s->state, SRC_FREE);
 		atomic_fetch_add_explicit(&n_unarmed, 1, memory_order_relaxed);
 		return rc;
 	}
-	my_last_ns = 0; /* the counter was reset when armed */
+	my_last_ns = thread_cpu_ns_sigsafe(); /* samples weigh CPU time from the arming on */
 	my_source = s;
 	atomic_store(&s->state, SRC_ARMED);
 	return 0;
@@ -405,11 +408,10 @@ static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
 	if (force == DT_CONFIG_SAMPLER_TIMER)
 		return DT_SAMPLER_POSIX_TIMER;
 	pid_t tid = gettid_sigsafe();
-	int fd = perf_open_sigsafe(tid);
+	int fd = perf_open(tid);
 	if (fd >= 0) {
-		/* Kept for arming this thread: closing a perf event and opening another cost a tenth
-		 * of the shim's start-up in a short-lived process. */
-		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		/* Kept (disabled) for arming this thread: closing a perf event and opening another cost
+		 * a tenth of the shim's start-up in a short-lived process. */
 		probe_fd = fd;
 		probe_tid = tid;
 		return DT_SAMPLER_PERF_TASK_CLOCK;
@@ -421,17 +423,13 @@ static int choose_kind(void) /* ctx: any; probes perf on the calling thread */
 
 static void fork_child(void) /* ctx: any; pthread_atfork child handler */
 {
-	/* The child inherits the parent's perf fds (owned by parent threads) and none of its POSIX
-	 * timers. Close what is ours, forget every registry entry, re-arm the one thread that exists. */
+	/* The child inherits neither the parent's perf mappings (VM_DONTCOPY) nor its POSIX timers: the
+	 * registry's addresses are holes here, never to be unmapped. Forget every entry, re-arm the one
+	 * thread that exists. */
 	my_source = NULL;
 	for (uint32_t i = 0, n = atomic_load(&sources_used); i < n; i++) {
-		struct source *s = &sources[i];
-		uint64_t id = 0;
-		if (atomic_load(&s->state) != SRC_FREE && s->fd >= 0 &&
-		    ioctl(s->fd, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id)
-			close(s->fd);
-		s->fd = -1;
-		atomic_store(&s->state, SRC_FREE);
+		sources[i].perf_page = NULL;
+		atomic_store(&sources[i].state, SRC_FREE);
 	}
 	atomic_store(&in_flight, 0);
 	/* The child writes its own trace (or none): its counts start from zero, like its CPU time. */
@@ -490,12 +488,8 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 	if (depth_cap > DT_MAX_STACK_DEPTH)
 		depth_cap = DT_MAX_STACK_DEPTH;
 
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR > SAMPLER_FD_HIGH_MIN)
-		fd_high_base = (int)(rl.rlim_cur / SAMPLER_FD_HIGH_DIVISOR);
-	if (fd_high_base > SAMPLER_FD_HIGH_MAX)
-		fd_high_base = SAMPLER_FD_HIGH_MAX;
+	/* sysconf(_SC_PAGESIZE) reads the auxiliary vector: it cannot fail on Linux. */
+	perf_map_bytes = (size_t)sysconf(_SC_PAGESIZE) * SAMPLER_PERF_MAP_PAGES;
 
 	if (dt_stack_table_init(SAMPLER_STACK_CAPACITY) != 0)
 		goto off;
@@ -509,7 +503,7 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 		cpu_capacity = 0;
 		goto off;
 	}
-	if (dt_unwind_init(fd_high_base) != 0)
+	if (dt_unwind_init() != 0)
 		dt_warn("libunwind warm-up failed; CPU stacks may be incomplete");
 	if (cfg && !cfg->cpu_on) {
 		/* Asked for: no handler, no timer, SIGPROF left entirely to the host. The stack table and

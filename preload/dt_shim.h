@@ -134,7 +134,10 @@ uint32_t dt_stack_capacity(void);        /* ctx: sigsafe; 0 before dt_stack_tabl
  * and a fork is in progress. ctx: sigsafe when may_wait is 0, else hook */
 int dt_unwind_gate_enter(int may_wait);
 void dt_unwind_gate_leave(void); /* ctx: sigsafe */
-int dt_unwind_init(int fd_floor);        /* ctx: any; caching policy + warm-up, before sampling */
+int dt_unwind_init(void);                /* ctx: any; caching policy + warm-up, before sampling */
+/* Redirects libunwind's own pipe2/read/write/syscall (its GOT; in_libunwind: any address inside it) so
+ * that its memory validation needs no descriptor (dt_fds.c). 0 or -ENOENT. ctx: any, before its use */
+int dt_fds_redirect_validation(const void *in_libunwind);
 uint64_t dt_unwind_failures(void);       /* ctx: any */
 void dt_unwind_reset_counts(void);       /* ctx: any; fork child: counts start from zero */
 int dt_unwind_busy_sigsafe(void);        /* ctx: sigsafe; 1 while this thread is inside libunwind */

@@ -5,7 +5,6 @@
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -17,7 +16,6 @@
 
 #define UNWIND_HERE_MAX_SKIP 16 /* frames dt_unwind_here may be asked to drop */
 #define UNWIND_WARMUP_DEPTH 64
-#define UNWIND_FD_FLOOR_MAX 1024 /* libunwind's pipe goes at least this high (placeholders below) */
 
 /* Address libunwind is about to look up while this thread unwinds inside the SIGPROF handler;
  * 0 outside it. dt_dlsafe's dl_iterate_phdr reads it to tell "in the handler" from normal context. */
@@ -55,43 +53,6 @@ static __attribute__((noinline)) int warm_step_loop(void) /* ctx: any */
 	while (n < UNWIND_WARMUP_DEPTH && unw_step(&cur) > 0)
 		n++;
 	return n;
-}
-
-/* libunwind 1.6.2 opens a memory-validation pipe when it initialises, at the lowest free fds: the
- * host's next open() would no longer get the number it expects. Fill every free slot below fd_floor
- * with placeholders for the duration of the warm-up so that the pipe lands at fd_floor or above.
- * Returns the number of placeholders, recorded in `mine`. ctx: any */
-static int fill_low_fds(int fd_floor, uint8_t *mine)
-{
-	int seed = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (seed < 0)
-		return 0;
-	int n = 0;
-	if (seed < fd_floor) {
-		mine[seed / 8] |= (uint8_t)(1u << (seed % 8));
-		n++;
-	}
-	for (;;) {
-		int fd = fcntl(seed, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			break;
-		if (fd >= fd_floor) {
-			close(fd);
-			break;
-		}
-		mine[fd / 8] |= (uint8_t)(1u << (fd % 8));
-		n++;
-	}
-	if (seed >= fd_floor)
-		close(seed);
-	return n;
-}
-
-static void release_low_fds(int fd_floor, const uint8_t *mine) /* ctx: any */
-{
-	for (int fd = 0; fd < fd_floor; fd++)
-		if (mine[fd / 8] & (1u << (fd % 8)))
-			close(fd);
 }
 
 /* ---- fork gate. libunwind keeps internal mutexes (its caches, dl_iterate_phdr bookkeeping); a
@@ -143,15 +104,13 @@ static void gate_fork_child(void) /* ctx: any; the child has only the forking th
 	atomic_store(&gate_forking, 0);
 }
 
-int dt_unwind_init(int fd_floor) /* ctx: any; once, before sampling starts */
+int dt_unwind_init(void) /* ctx: any; once, before sampling starts */
 {
 	if (atomic_load_explicit(&unwind_ready, memory_order_acquire))
 		return 0;
-	if (fd_floor > UNWIND_FD_FLOOR_MAX)
-		fd_floor = UNWIND_FD_FLOOR_MAX;
-	uint8_t mine[UNWIND_FD_FLOOR_MAX / 8];
-	memset(mine, 0, sizeof(mine));
-	fill_low_fds(fd_floor, mine);
+	/* Before libunwind initialises: its memory-validation pipe would be a descriptor in the host. */
+	if (dt_fds_redirect_validation((const void *)unw_backtrace) != 0)
+		dt_warn("cannot redirect libunwind's memory validation; it keeps a pipe open");
 	/* The global cache takes a lock with signals blocked; the per-thread one takes none. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	/* First use initialises libunwind (locks, may allocate): do it here, not in the handler. */
@@ -161,7 +120,6 @@ int dt_unwind_init(int fd_floor) /* ctx: any; once, before sampling starts */
 	if (unw_backtrace(buf, UNWIND_WARMUP_DEPTH) <= 0 || warm_step_loop() < 0)
 		rc = -1;
 	in_unwind = 0;
-	release_low_fds(fd_floor, mine);
 	pthread_atfork(gate_fork_prepare, gate_fork_parent, gate_fork_child);
 	atomic_store_explicit(&unwind_ready, 1, memory_order_release);
 	return rc;

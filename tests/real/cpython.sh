@@ -13,11 +13,10 @@ RUN_TIMEOUT_S=${DT_CPYTHON_TIMEOUT_S:-1200} # one whole regrtest run
 TEST_TIMEOUT_S=${DT_CPYTHON_TEST_TIMEOUT_S:-600} # regrtest's own per-test-file timeout
 DEFAULT_TESTS=(test_signal test_threading test_subprocess test_os test_selectors test_faulthandler test_eintr)
 # Test cases whose result may legitimately differ under the shim, each a documented limit
-# (docs/architecture.md, "Limits"). Printed when they differ, never counted as a failure.
-#   test_pass_fds_redirected: the child (python3 under the shim too) lists every open descriptor and
-#   expects exactly 0, 1, 2 and the ones passed; the shim holds descriptors of its own (perf event per
-#   thread, the starting directory, libunwind's validation pipe), all O_CLOEXEC and moved high.
-KNOWN_DIFFERENCES=(test.test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected)
+# (docs/architecture.md, "Limits"). Printed when they differ, never counted as a failure. None today:
+# test_pass_fds_redirected (a child listing every open descriptor) was one until the shim stopped
+# holding descriptors in its host.
+KNOWN_DIFFERENCES=()
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
 	echo "usage: $0 BUILD_DIR [TESTS...]" >&2

@@ -141,6 +141,19 @@ static int count_perf_fds(int *min_fd)
 	return n;
 }
 
+/* Perf events the sampler holds: mappings of their metadata page, never descriptors. */
+static int count_perf_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	ck_assert_ptr_nonnull(f);
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "perf_event") != NULL;
+	fclose(f);
+	return n;
+}
+
 static int lowest_free_fd(void)
 {
 	int fd = open("/dev/null", O_RDONLY);
@@ -279,7 +292,7 @@ static __attribute__((noinline)) void f1(void)
 
 START_TEST(test_unwind_here)
 {
-	ck_assert_int_eq(dt_unwind_init(64), 0);
+	ck_assert_int_eq(dt_unwind_init(), 0);
 	f1();
 	ck_assert_int_ge(here_n, 4);
 	ck_assert_uint_eq(here_flags & DT_STACK_LEAF_EXACT, 0);
@@ -338,7 +351,7 @@ static __attribute__((noinline)) void spin(void)
 
 START_TEST(test_unwind_sigsafe)
 {
-	ck_assert_int_eq(dt_unwind_init(64), 0);
+	ck_assert_int_eq(dt_unwind_init(), 0);
 	struct sigaction sa = {.sa_sigaction = unwind_handler, .sa_flags = SA_SIGINFO | SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPROF, &sa, NULL);
@@ -370,7 +383,8 @@ static void run_sampler(int want_kind)
 	ck_assert_int_eq(dt_sampler_start(FREQ_HZ), 0);
 	ck_assert_int_eq(lowest_free_fd(), low_fd); /* the host's numbering is undisturbed */
 	int min_fd;
-	int nperf = count_perf_fds(&min_fd);
+	ck_assert_int_eq(count_perf_fds(&min_fd), 0); /* the shim holds no descriptor */
+	int nperf = count_perf_maps();
 	uint64_t cpu0 = thread_cpu_ns();
 	spy_calls = 0;
 	spy_armed = 1;
@@ -389,7 +403,6 @@ static void run_sampler(int want_kind)
 	ck_assert_uint_eq(meta[DT_META_STACK_DEPTH_CAP], 128);
 	if (want_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
 		ck_assert_int_eq(nperf, 1);
-		ck_assert_int_ge(min_fd, 64);
 		/* One signal per period of this thread's CPU time (user time only where
 		 * perf_event_paranoid >= 2), each weighted by the task clock's progress. */
 		ck_assert_uint_ge(meta[DT_META_SAMPLES] * PERIOD_NS, cpu_ns / 2);
@@ -400,7 +413,7 @@ static void run_sampler(int want_kind)
 		ck_assert_uint_ge(meta[DT_META_SAMPLE_WEIGHT_NS], cpu_ns * 7 / 10);
 	}
 	ck_assert_uint_le(meta[DT_META_SAMPLE_WEIGHT_NS], cpu_ns * 13 / 10);
-	ck_assert_int_eq(count_perf_fds(&min_fd), 0); /* stop closed every source */
+	ck_assert_int_eq(count_perf_maps(), 0); /* stop closed every source */
 	fprintf(stderr, "sampler kind %d: cpu %.3f s, samples %lu, lost %lu, weight %.3f s, stacks %u\n",
 	        want_kind, cpu_ns / 1e9, (unsigned long)meta[DT_META_SAMPLES],
 	        (unsigned long)meta[DT_META_SAMPLES_LOST], meta[DT_META_SAMPLE_WEIGHT_NS] / 1e9,
@@ -475,8 +488,7 @@ START_TEST(test_sleepers_not_signalled)
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(nanosleep(&ts, NULL), 0);
 	pthread_join(th, NULL);
-	int min_fd;
-	ck_assert_int_eq(count_perf_fds(&min_fd), 1); /* the worker's source is gone, main's remains */
+	ck_assert_int_eq(count_perf_maps(), 1); /* the worker's source is gone, main's remains */
 	dt_sampler_stop();
 	uint64_t meta[DT_META_NFIELDS] = {0};
 	dt_sampler_fill_meta(meta);
