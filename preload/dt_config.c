@@ -54,6 +54,8 @@ static const struct opt options[] = {
      "off"},
     {"DEIATRACE_FOLLOW", OPT_BOOL, "1", 0, 0, "0 or 1", FIELD(follow),
      "1: forked children and exec'd images write their own traces; 0: only the first process does"},
+    {"DEIATRACE_UNWIND_CACHE", OPT_BOOL, "on", 0, 0, "on or off", FIELD(unwind_cache_on),
+     "reuse verified allocation unwinds; off: unwind every allocation with libunwind (slower, for checking)"},
     {"DEIATRACE_SAMPLER", OPT_CHOICE, "auto", 0, 0, "auto, perf or timer", FIELD(sampler),
      "CPU sample source: perf task-clock when allowed, else a POSIX CPU timer; or force one"},
 };

@@ -87,6 +87,7 @@ struct dt_config {
 	uint32_t freq_hz;        /* DEIATRACE_FREQ, default 1000 */
 	int malloc_on;           /* DEIATRACE_MALLOC=on|off, default on */
 	int cpu_on;              /* DEIATRACE_CPU=on|off, default on */
+	int unwind_cache_on;     /* DEIATRACE_UNWIND_CACHE=on|off, default on */
 	uint32_t max_depth;      /* DEIATRACE_DEPTH, default 128, at most DT_MAX_STACK_DEPTH */
 	uint32_t checkpoint_s;   /* DEIATRACE_CHECKPOINT_S, default 5, 0 = off */
 	int follow;              /* DEIATRACE_FOLLOW, default 1 */

@@ -174,6 +174,7 @@ START_TEST(defaults_parse_silently)
 	ck_assert_uint_eq(c->freq_hz, 1000);
 	ck_assert_int_eq(c->malloc_on, 1);
 	ck_assert_int_eq(c->cpu_on, 1);
+	ck_assert_int_eq(c->unwind_cache_on, 1);
 	ck_assert_uint_eq(c->max_depth, 128);
 	ck_assert_uint_eq(c->checkpoint_s, 5);
 	ck_assert_int_eq(c->follow, 1);
@@ -190,7 +191,7 @@ START_TEST(every_option_is_documented)
 		ck_assert_msg(def && *def, "option %s has no default", name);
 		ck_assert_msg(help && strlen(help) > 10, "option %s has no help text", name);
 	}
-	ck_assert_uint_eq(i, 8);
+	ck_assert_uint_eq(i, 9);
 }
 END_TEST
 
