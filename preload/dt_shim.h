@@ -136,9 +136,10 @@ uint32_t dt_stack_capacity(void);        /* ctx: sigsafe; 0 before dt_stack_tabl
 int dt_unwind_gate_enter(int may_wait);
 void dt_unwind_gate_leave(void); /* ctx: sigsafe */
 int dt_unwind_init(void);                /* ctx: any; caching policy + warm-up, before sampling */
-/* Redirects libunwind's own pipe2/read/write/syscall (its GOT; in_libunwind: any address inside it) so
- * that its memory validation needs no descriptor (dt_fds.c). 0 or -ENOENT. ctx: any, before its use */
-int dt_fds_redirect_validation(const void *in_libunwind);
+/* Redirects libunwind's own pipe2/read/write/syscall/mmap (its GOT; in_libunwind: any address inside it) so
+ * that its memory validation needs no descriptor and its trace cache takes no page faults one by one
+ * (dt_unwind_imports.c). 0 or -ENOENT. ctx: any, before its use */
+int dt_unwind_redirect_imports(const void *in_libunwind);
 uint64_t dt_unwind_failures(void);       /* ctx: any */
 void dt_unwind_reset_counts(void);       /* ctx: any; fork child: counts start from zero */
 int dt_unwind_busy_sigsafe(void);        /* ctx: sigsafe; 1 while this thread is inside libunwind */

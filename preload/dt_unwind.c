@@ -109,7 +109,7 @@ int dt_unwind_init(void) /* ctx: any; once, before sampling starts */
 	if (atomic_load_explicit(&unwind_ready, memory_order_acquire))
 		return 0;
 	/* Before libunwind initialises: its memory-validation pipe would be a descriptor in the host. */
-	if (dt_fds_redirect_validation((const void *)unw_backtrace) != 0)
+	if (dt_unwind_redirect_imports((const void *)unw_backtrace) != 0)
 		dt_warn("cannot redirect libunwind's memory validation; it keeps a pipe open");
 	/* The global cache takes a lock with signals blocked; the per-thread one takes none. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);

@@ -1,8 +1,13 @@
-/* libunwind's memory validation without a descriptor in the host. libunwind 1.6.2 (built with
- * CONSERVATIVE_CHECKS, as Debian's is) checks every address it reads by writing one byte from it into
- * a pipe it opens at initialisation. Its own calls to pipe2/pipe, read, write and syscall are
- * redirected (its GOT slots, nothing exported, the host's calls untouched) so that "the pipe" is a
- * number no descriptor can have and the check is a process_vm_readv of our own memory.
+/* libunwind's imports that would otherwise show in the host: its own GOT slots (nothing exported, the
+ * host's calls untouched) for pipe2/pipe, read, write, syscall and mmap point at hooks here.
+ * - Memory validation without a descriptor. libunwind 1.6.2 (built with CONSERVATIVE_CHECKS, as
+ *   Debian's is) checks every address it reads by writing one byte from it into a pipe it opens at
+ *   initialisation: "the pipe" becomes a number no descriptor can have and the check a
+ *   process_vm_readv of our own memory.
+ * - Start-up page faults. Each thread's first unw_backtrace maps a 256 KiB trace cache and writes
+ *   every entry: 64 page faults, about 2.5 ms in a VM where a fault costs 40 us, paid by every traced
+ *   process (the warm-up) and every allocating thread. Its anonymous mappings are populated by the
+ *   mmap call itself instead.
  * Called once by dt_unwind_init before libunwind's first use; the hooks run inside libunwind, in
  * the SIGPROF handler too: async-signal-safe, no malloc, no locks. */
 #define _GNU_SOURCE
@@ -114,6 +119,16 @@ static ssize_t lu_write(int fd, const void *buf, size_t n) /* ctx: sigsafe */
 	return write(fd, buf, n);
 }
 
+/* Anonymous memory libunwind maps is memory it is about to write (the trace cache: all of it at
+ * once): one populating call instead of a fault per page. File mappings (debug sections it reads)
+ * are left lazy. ctx: sigsafe */
+static void *lu_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if ((flags & MAP_ANONYMOUS) && (prot & PROT_WRITE))
+		flags |= MAP_POPULATE;
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
 /* syscall(2)'s six register arguments, passed through unless it is libunwind's validating write. */
 static long lu_syscall(long nr, ...) /* ctx: sigsafe */
 {
@@ -197,11 +212,11 @@ static void relro_range(const struct dl_find_object *fo, const struct link_map *
 	}
 }
 
-int dt_fds_redirect_validation(const void *in_libunwind) /* ctx: any; once, before libunwind runs */
+int dt_unwind_redirect_imports(const void *in_libunwind) /* ctx: any; once, before libunwind runs */
 {
 	static const struct redirect hooks[] = {
 	    {"pipe2", (void *)lu_pipe2}, {"pipe", (void *)lu_pipe},	  {"read", (void *)lu_read},
-	    {"write", (void *)lu_write}, {"syscall", (void *)lu_syscall},
+	    {"write", (void *)lu_write}, {"syscall", (void *)lu_syscall}, {"mmap", (void *)lu_mmap},
 	};
 	/* Probe: our own stack reads, page 0 does not. Seccomp profiles that refuse process_vm_readv
 	 * leave libunwind a real pipe (moved high) instead. */
