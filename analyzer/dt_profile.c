@@ -471,6 +471,17 @@ double dt_profile_pct(const struct dt_profile *p, uint64_t samples)
 	return p->summary.samples ? 100.0 * (double)samples / (double)p->summary.samples : 0.0;
 }
 
+const char *dt_profile_no_samples_why(const struct dt_profile *p)
+{
+	if (p->summary.samples)
+		return NULL;
+	if (p->summary.sampler == DT_SAMPLER_OFF)
+		return "no CPU samples: CPU sampling was off (DEIATRACE_CPU=off)";
+	if (p->summary.sampler == DT_SAMPLER_NONE)
+		return "no CPU samples: no CPU timer could be armed";
+	return "no CPU samples: the program used too little CPU time";
+}
+
 static int cmp_self(const void *a, const void *b)
 {
 	const struct dt_function *x = *(struct dt_function *const *)a, *y = *(struct dt_function *const *)b;

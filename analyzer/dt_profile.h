@@ -96,6 +96,9 @@ struct dt_function **dt_profile_sorted(const struct dt_profile *p, int by_total)
 /* Functions sorted for a memory table: by bytes allocated (self), then leaked, then name. */
 struct dt_function **dt_profile_sorted_by_alloc(const struct dt_profile *p);
 double dt_profile_pct(const struct dt_profile *p, uint64_t samples);
+/* Why the profile has no time to show ("CPU sampling was off ..."), for a reporter to print instead of
+ * an empty table; NULL when it has CPU samples. */
+const char *dt_profile_no_samples_why(const struct dt_profile *p);
 /* 1 when name is an allocator entry point (malloc, operator new, strdup, ...). */
 int dt_profile_is_allocator(const char *name);
 /* 1 when name resizes a block in place or by moving it (realloc, reallocarray). */

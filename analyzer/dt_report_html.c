@@ -205,6 +205,11 @@ static void put_functions(FILE *out, const struct dt_profile *p, struct dt_funct
 			  const struct dt_report_opts *o)
 {
 	fputs("<section id=\"functions\"><h2>Functions by self time</h2>\n", out);
+	const char *why = dt_profile_no_samples_why(p);
+	if (why) {
+		fprintf(out, "<p>%s.</p></section>\n", why); /* a fixed sentence, no markup in it */
+		return;
+	}
 	fputs("<table class=\"sortable\"><thead><tr>", out);
 	th(out, "self %", 1);
 	th(out, "self s", 1);

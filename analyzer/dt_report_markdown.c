@@ -88,6 +88,11 @@ static void put_functions(FILE *out, const struct dt_profile *p, struct dt_funct
 	char loc[512];
 
 	fputs("## Functions by self time\n\n", out);
+	const char *why = dt_profile_no_samples_why(p);
+	if (why) {
+		fprintf(out, "%s.\n", why); /* a fixed sentence: nothing from the trace to escape */
+		return;
+	}
 	fputs("| self % | self s | total % | total s | samples | calls | function | module | file:line |\n",
 	      out);
 	fputs("|---:|---:|---:|---:|---:|---:|---|---|---|\n", out);

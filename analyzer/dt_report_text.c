@@ -130,10 +130,10 @@ static void print_functions(FILE *out, const struct dt_profile *p, struct dt_fun
 	snprintf(det, sizeof(det), " (top %" PRIu32 " of %" PRIu32 ")", rows < o->top_n ? rows : o->top_n,
 		 rows);
 	print_heading(out, o, "Functions by self time", det);
-	if (!rows) {
-		/* An empty table would read as "nothing ran"; say why there is no time to show. */
-		fprintf(out, "  no CPU samples%s\n",
-			p->summary.sampler == DT_SAMPLER_OFF ? ": CPU sampling was off (DEIATRACE_CPU=off)" : "");
+	const char *why = dt_profile_no_samples_why(p);
+	if (why) {
+		/* An empty table would read as "nothing ran". */
+		fprintf(out, "  %s\n", why);
 		return;
 	}
 	fprintf(out, "%6s %8s %6s %8s %8s %9s %-*s %s\n", "self%", "self s", "total%", "total s", "samples",

@@ -89,6 +89,10 @@ if trace=$(only_trace "$T/nocpu") && "$ANALYZE" --format json "$trace" >"$T/nocp
 		fail "DEIATRACE_CPU=off: report differs from the truth: $(echo "$out" | tr '\n' ';')"
 	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; sys.exit(0 if s["samples"] == 0 and s["sampler"].startswith("off") else 1)' \
 		"$T/nocpu.json" || fail "DEIATRACE_CPU=off: the trace has samples or does not name the sampler off"
+	for fmt in text markdown html; do
+		"$ANALYZE" --format "$fmt" "$trace" 2>/dev/null | grep -q "CPU sampling was off (DEIATRACE_CPU=off)" ||
+			fail "DEIATRACE_CPU=off: the $fmt report does not say that CPU sampling was off"
+	done
 else
 	fail "no readable trace with DEIATRACE_CPU=off"
 fi
