@@ -5,9 +5,9 @@
  *   initialisation: "the pipe" becomes a number no descriptor can have and the check a
  *   process_vm_readv of our own memory.
  * - Start-up page faults. Each thread's first unw_backtrace maps a 256 KiB trace cache and writes
- *   every entry: 64 page faults, about 2.5 ms in a VM where a fault costs 40 us, paid by every traced
- *   process (the warm-up) and every allocating thread. Its anonymous mappings are populated by the
- *   mmap call itself instead.
+ *   every entry: 64 page faults, paid by every traced process (the warm-up) and every allocating
+ *   thread. Its anonymous mappings are populated by the mmap call itself instead: /bin/true traced
+ *   went from 177 to 101 page faults and from about 6.2 to 5.0 ms of CPU on this VM (perf stat -r 30).
  * Called once by dt_unwind_init before libunwind's first use; the hooks run inside libunwind, in
  * the SIGPROF handler too: async-signal-safe, no malloc, no locks. */
 #define _GNU_SOURCE
