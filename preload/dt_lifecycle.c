@@ -24,7 +24,8 @@
 #define NS_PER_US 1000ull
 #define BYTES_PER_KIB 1024ull
 #define LIFECYCLE_WARN_LINE_BYTES 1024u /* one stderr line, "deiatrace: " and "\n" included */
-#define LIFECYCLE_ARGS_INITIAL_BYTES (64u * 1024u)
+/* argv's buffer starts at one page (most command lines fit) and doubles */
+#define LIFECYCLE_ARGS_INITIAL_BYTES (4u * 1024u)
 /* argv kept; beyond, it is cut (the kernel's ARG_MAX is a quarter of the stack limit) */
 #define LIFECYCLE_ARGS_MAX_BYTES (16u << 20)
 #define LIFECYCLE_STATM_BYTES 128u
@@ -92,6 +93,7 @@ static void writer_drop(void) /* ctx: sigsafe */
 /* ---------------------------------------------------------------- identity, without stdio */
 
 /* Reads a whole /proc file into an mmap'd buffer grown with mremap. Returns the bytes read, or 0.
+ * The pages are made present by the call that maps them (each is written at once): no page faults.
  * ctx: any */
 static size_t read_proc_file(const char *path, char **buf, size_t *cap, size_t max_bytes)
 {
@@ -105,10 +107,12 @@ static size_t read_proc_file(const char *path, char **buf, size_t *cap, size_t m
 			if (*cap >= max_bytes)
 				break; /* cut: argv beyond the cap is not kept */
 			void *p = *buf ? mremap(*buf, *cap, want, MREMAP_MAYMOVE)
-				       : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-					      -1, 0);
+				       : mmap(NULL, want, PROT_READ | PROT_WRITE,
+					      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 			if (p == MAP_FAILED)
 				break;
+			if (*buf)
+				dt_prefault((char *)p + *cap, want - *cap);
 			*buf = p;
 			*cap = want;
 		}
@@ -173,6 +177,12 @@ static void record_identity(void) /* ctx: any, constructor */
 	exe_path[n > 0 ? n : 0] = '\0';
 	args_bytes = read_proc_file("/proc/self/cmdline", &args, &args_cap, LIFECYCLE_ARGS_MAX_BYTES);
 	set_prog_name();
+}
+
+/* For dt_modules: the main program's file without a second readlink. ctx: any */
+const char *dt_lifecycle_exe_path(void)
+{
+	return exe_path[0] ? exe_path : NULL;
 }
 
 /* ---------------------------------------------------------------- fork */

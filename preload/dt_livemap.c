@@ -68,8 +68,11 @@ static void *lm_table_map(size_t bytes) /* ctx: hook; caller holds pool_lock; ze
 	return p;
 }
 
-/* A fresh, empty map: the stripes and one slab carved into their initial tables. NULL on failure. */
-static struct dt_lm_stripe *lm_build(void) /* ctx: any */
+/* A fresh, empty map: the stripes and one slab carved into their initial tables. NULL on failure.
+ * prefault: the stripes and their lock lines are made present at once (every stripe is written
+ * below, and nursery evictions and cross-thread frees take the locks of random stripes); not in a
+ * fork child, which mostly execs before it allocates. ctx: any */
+static struct dt_lm_stripe *lm_build(int prefault)
 {
 	/* The stripes, then their locks (dt_lm_lock_of): 16 KiB is a multiple of the lock lines' 64. */
 	_Static_assert((DT_LM_STRIPES * sizeof(struct dt_lm_stripe)) % sizeof(struct dt_lm_lockline) == 0,
@@ -87,6 +90,8 @@ static struct dt_lm_stripe *lm_build(void) /* ctx: any */
 			munmap(t, tbytes);
 		return NULL;
 	}
+	if (prefault)
+		dt_prefault(s, sbytes);
 	for (uint32_t i = 0; i < DT_LM_STRIPES; i++) {
 		s[i].mask = LM_INITIAL_SLOTS - 1;
 		s[i].tab = t + (size_t)i * LM_INITIAL_SLOTS;
@@ -98,7 +103,7 @@ int dt_livemap_init(void) /* ctx: any; once */
 {
 	if (atomic_load_explicit(&dt_lm_stripes, memory_order_acquire))
 		return 0;
-	struct dt_lm_stripe *s = lm_build();
+	struct dt_lm_stripe *s = lm_build(1);
 	if (!s)
 		return -ENOMEM;
 	/* Release: a hook that sees the pointer sees initialised stripes. */
@@ -111,7 +116,7 @@ int dt_livemap_init(void) /* ctx: any; once */
  * stripe and a TLB flush per table at every fork. */
 int dt_livemap_reset_child(void) /* ctx: any; fork child, one thread */
 {
-	struct dt_lm_stripe *s = lm_build();
+	struct dt_lm_stripe *s = lm_build(0);
 	if (!s)
 		return -ENOMEM;
 	atomic_store_explicit(&dt_lm_stripes, s, memory_order_release);

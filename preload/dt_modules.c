@@ -39,11 +39,19 @@ static uint32_t arena_used;
 static uint64_t n_dropped; /* objects not listed: table or arena full */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
 
-/* State of one snapshot walk. */
+/* The executable's path as dt_lifecycle read it at start-up (weak: unit tests link this file
+ * without it); NULL when unknown, and the walk reads /proc/self/exe itself. */
+#pragma weak dt_lifecycle_exe_path
+
+/* State of one snapshot walk. Its two path buffers live in the tables' mapping, not in the shim's
+ * .bss: they are written only when needed (a relative object name, an executable path dt_lifecycle
+ * does not know), and every page written costs a page fault. */
 struct walk {
 	unsigned index;
-	char exe[PATH_MAX];
-	char cwd[PATH_MAX];
+	int cwd_known;
+	const char *exe;
+	char *exe_buf; /* PATH_MAX bytes */
+	char *cwd;     /* PATH_MAX bytes */
 };
 
 /* Bounded: a thread that forked while another held the lock leaves it set in the child; the child
@@ -64,22 +72,25 @@ static void unlock_modules(void) /* ctx: any */
 	atomic_flag_clear_explicit(&busy, memory_order_release);
 }
 
-static int map_tables(void) /* ctx: any, under the lock */
+/* One mapping: the table, the path arena, the walk's two path buffers. The first snapshot writes the
+ * first page of the table and of the arena (a program's first few dozen objects): they are made
+ * present by one call each instead of a fault each. ctx: any, under the lock */
+static int map_tables(struct walk *w)
 {
 	if (mods)
 		return 0;
-	void *m = mmap(NULL, MODULES_MAX * sizeof(*mods), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	size_t table_bytes = MODULES_MAX * sizeof(*mods);
+	unsigned char *m = mmap(NULL, table_bytes + MODULES_PATH_ARENA_BYTES + 2 * PATH_MAX,
+				PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED)
 		return -1;
-	void *a = mmap(NULL, MODULES_PATH_ARENA_BYTES, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (a == MAP_FAILED) {
-		munmap(m, MODULES_MAX * sizeof(*mods));
-		return -1;
-	}
-	mods = m;
-	arena = a;
+	size_t page_bytes = (size_t)getpagesize();
+	dt_prefault(m, page_bytes);
+	dt_prefault(m + table_bytes, page_bytes);
+	mods = (struct module *)(void *)m;
+	arena = (char *)m + table_bytes;
+	w->exe_buf = arena + MODULES_PATH_ARENA_BYTES;
+	w->cwd = w->exe_buf + PATH_MAX;
 	return 0;
 }
 
@@ -124,18 +135,24 @@ static const char *object_path(struct walk *w, const char *name, char *buf, size
 	if (!name || !*name) {
 		if (w->index != 0)
 			return NULL; /* an unnamed object that is not the main program */
-		if (!w->exe[0]) {
-			ssize_t n = readlink(MODULES_SELF_EXE, w->exe, sizeof(w->exe) - 1);
+		if (!w->exe && dt_lifecycle_exe_path)
+			w->exe = dt_lifecycle_exe_path();
+		if (!w->exe) {
+			ssize_t n = readlink(MODULES_SELF_EXE, w->exe_buf, PATH_MAX - 1);
 			if (n <= 0)
 				return NULL;
-			w->exe[n] = '\0';
+			w->exe_buf[n] = '\0';
+			w->exe = w->exe_buf;
 		}
 		return w->exe;
 	}
 	if (name[0] == '/' || !strchr(name, '/'))
 		return name;
-	if (!w->cwd[0] && !getcwd(w->cwd, sizeof(w->cwd)))
-		return name;
+	if (!w->cwd_known) {
+		if (!getcwd(w->cwd, PATH_MAX))
+			return name;
+		w->cwd_known = 1;
+	}
 	size_t c = strlen(w->cwd), n = strlen(name);
 	if (c + 1 + n + 1 > buflen)
 		return name;
@@ -220,12 +237,12 @@ static iterate_fn real_iterate(void)
 
 void dt_modules_snapshot(void) /* ctx: any; at start, before the write, after loader changes */
 {
-	static struct walk w; /* PATH_MAX x 2 is too much for a host thread's stack; used under the lock */
+	static struct walk w; /* used under the lock */
 	if (lock_modules() != 0)
 		return;
-	if (map_tables() == 0) {
+	if (map_tables(&w) == 0) {
 		w.index = 0;
-		w.cwd[0] = '\0'; /* the directory may have changed since the last snapshot */
+		w.cwd_known = 0; /* the directory may have changed since the last snapshot */
 		real_iterate()(on_object, &w);
 	}
 	unlock_modules();

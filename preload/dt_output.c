@@ -25,31 +25,34 @@
 #define OUTPUT_ALT_TRIES 16 /* names tried when earlier images of the same pid (exec) hold the name */
 #define OUTPUT_META_PID_OFFSET (DT_FILE_HEADER_BYTES + DT_SECTION_HEADER_BYTES + 4u) /* after nfields */
 
-static int start_known; /* dt_output_init ran: start_dev/start_ino are the starting directory's */
-static dev_t start_dev;
-static ino_t start_ino;
-static char start_path[PATH_MAX]; /* "" when getcwd failed (a path longer than PATH_MAX) */
-
-/* The file this process published last (a checkpoint, or the trace written before an exec that
- * failed): the next publish under the same name in the same process replaces it, nothing else. The
- * caller serialises publishes (dt_lifecycle's writer flag). */
-static int pub_have;
-static uint64_t pub_pid;
-static dev_t pub_dev;
-static ino_t pub_ino;
-static char pub_path[PATH_MAX];			 /* the name DEIATRACE_OUTPUT gave */
-static char pub_base[OUTPUT_NAME_MAX_BYTES + 1]; /* the file name used in its directory */
+/* One struct, small fields first: start-up writes them and the head of start_path, and each page of
+ * the shim's .bss written first costs a page fault; as separate variables they spanned three pages.
+ * pub_*: the file this process published last (a checkpoint, or the trace written before an exec
+ * that failed): the next publish under the same name in the same process replaces it, nothing else.
+ * The caller serialises publishes (dt_lifecycle's writer flag). */
+static struct {
+	int start_known; /* dt_output_init ran: start_dev/start_ino are the starting directory's */
+	int pub_have;
+	dev_t start_dev;
+	ino_t start_ino;
+	uint64_t pub_pid;
+	dev_t pub_dev;
+	ino_t pub_ino;
+	char start_path[PATH_MAX];		  /* "" when getcwd failed (a path longer than PATH_MAX) */
+	char pub_base[OUTPUT_NAME_MAX_BYTES + 1]; /* the file name used in its directory */
+	char pub_path[PATH_MAX];		  /* the name DEIATRACE_OUTPUT gave */
+} out_state;
 
 int dt_output_init(void) /* ctx: any; once, from the constructor */
 {
 	struct stat st;
 	if (stat(".", &st) != 0)
 		return -errno;
-	start_dev = st.st_dev;
-	start_ino = st.st_ino;
-	if (!getcwd(start_path, sizeof(start_path)))
-		start_path[0] = '\0';
-	start_known = 1;
+	out_state.start_dev = st.st_dev;
+	out_state.start_ino = st.st_ino;
+	if (!getcwd(out_state.start_path, sizeof(out_state.start_path)))
+		out_state.start_path[0] = '\0';
+	out_state.start_known = 1;
 	return 0;
 }
 
@@ -61,12 +64,13 @@ static int start_dir(int *dirfd, int *owned)
 	struct stat st;
 	*owned = 0;
 	*dirfd = AT_FDCWD;
-	if (!start_known)
+	if (!out_state.start_known)
 		return 0; /* never initialised (unit tests): the current directory */
-	if (start_path[0] == '/') {
-		int fd = open(start_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (out_state.start_path[0] == '/') {
+		int fd = open(out_state.start_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0) {
-			if (fstat(fd, &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino) {
+			if (fstat(fd, &st) == 0 && st.st_dev == out_state.start_dev &&
+			    st.st_ino == out_state.start_ino) {
 				*dirfd = fd;
 				*owned = 1;
 				return 0;
@@ -74,7 +78,7 @@ static int start_dir(int *dirfd, int *owned)
 			close(fd);
 		}
 	}
-	if (stat(".", &st) == 0 && st.st_dev == start_dev && st.st_ino == start_ino)
+	if (stat(".", &st) == 0 && st.st_dev == out_state.start_dev && st.st_ino == out_state.start_ino)
 		return 0;
 	return -ENOENT;
 }
@@ -223,13 +227,13 @@ static int replace_ours(int dfd, const char *tmp, const char *base)
 	struct stat cur;
 	if (fstatat(dfd, base, &cur, AT_SYMLINK_NOFOLLOW) != 0)
 		return -errno;
-	if (cur.st_dev != pub_dev || cur.st_ino != pub_ino)
+	if (cur.st_dev != out_state.pub_dev || cur.st_ino != out_state.pub_ino)
 		return -EEXIST;
 	/* The exchange is atomic; the check after it closes the race with someone replacing base
 	 * between the stat and the exchange: then their file is swapped back, untouched. */
 	if (renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE) == 0) {
-		if (fstatat(dfd, tmp, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == pub_dev &&
-		    cur.st_ino == pub_ino)
+		if (fstatat(dfd, tmp, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == out_state.pub_dev &&
+		    cur.st_ino == out_state.pub_ino)
 			return 1;
 		renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE);
 		return -EEXIST;
@@ -368,8 +372,8 @@ int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *pro
 	rc = -ENOENT;
 	const char *target = base;
 	char alt[OUTPUT_NAME_MAX_BYTES + 1];
-	if (pub_have && pub_pid == pid && strcmp(pub_path, path) == 0) {
-		target = pub_base;
+	if (out_state.pub_have && out_state.pub_pid == pid && strcmp(out_state.pub_path, path) == 0) {
+		target = out_state.pub_base;
 		rc = replace_ours(dfd, tmp, target);
 		if (rc == 2)
 			tmp_made = 0;
@@ -389,13 +393,13 @@ int dt_output_publish(const struct dt_tracebuf *b, uint64_t pid, const char *pro
 		rc = linkat(dfd, tmp, dfd, target, 0) == 0 ? 0 : -errno;
 	}
 	if (rc == 0) {
-		pub_have = 1;
-		pub_pid = pid;
-		pub_dev = st.st_dev;
-		pub_ino = st.st_ino;
-		memcpy(pub_path, path, sizeof(pub_path));
-		if (target != pub_base)
-			memcpy(pub_base, target, strlen(target) + 1);
+		out_state.pub_have = 1;
+		out_state.pub_pid = pid;
+		out_state.pub_dev = st.st_dev;
+		out_state.pub_ino = st.st_ino;
+		memcpy(out_state.pub_path, path, strlen(path) + 1);
+		if (target != out_state.pub_base)
+			memcpy(out_state.pub_base, target, strlen(target) + 1);
 	}
 out:
 	if (fd >= 0)

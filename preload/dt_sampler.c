@@ -503,6 +503,8 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 		cpu_capacity = 0;
 		goto off;
 	}
+	/* The main thread's entry is written below: present at once rather than by a page fault. */
+	dt_prefault(sources, (size_t)sysconf(_SC_PAGESIZE));
 	if (dt_unwind_init() != 0)
 		dt_warn("libunwind warm-up failed; CPU stacks may be incomplete");
 	if (cfg && !cfg->cpu_on) {

@@ -9,7 +9,7 @@
 
 #include "dt_shim.h"
 
-#define TRACEBUF_INITIAL_BYTES (64u * 1024u)
+#define TRACEBUF_INITIAL_BYTES (16u * 1024u) /* most short-lived processes write less */
 #define TRACEBUF_CRC_CHUNK_BYTES (1u << 30) /* zlib's crc32 takes a 32-bit length */
 
 static int tracebuf_reserve(struct dt_tracebuf *b, size_t extra) /* ctx: any */
@@ -24,13 +24,17 @@ static int tracebuf_reserve(struct dt_tracebuf *b, size_t extra) /* ctx: any */
 	size_t cap = b->cap ? b->cap : TRACEBUF_INITIAL_BYTES;
 	while (cap < want)
 		cap *= 2;
-	void *p;
+	/* Every byte of the buffer is about to be written: one call makes its pages present instead of a
+	 * page fault per page (dt_prefault). mremap moves the pages already there. */
+	uint8_t *p;
 	if (b->data)
 		p = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
 	else
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (p == MAP_FAILED)
 		goto fail;
+	if (b->data)
+		dt_prefault(p + b->cap, cap - b->cap);
 	b->data = p;
 	b->cap = cap;
 	return 0;
