@@ -35,6 +35,16 @@ if [ -s spin.bin ]; then
 		[ "$hz" = 500 ] || fail "--freq 500: the trace asked for '$hz' Hz"
 	}
 fi
+# --no-cpu: allocations counted, no samples, and the summary says so.
+rc=0
+"$FE" record -o nocpu.bin --no-cpu -- "$TP/spin" --iterations 1000000 >/dev/null 2>err.txt || rc=$?
+[ "$rc" -eq 0 ] || fail "record --no-cpu exited $rc: $(head -c 300 err.txt)"
+grep -q "CPU not sampled" err.txt || fail "--no-cpu: the summary does not say CPU was not sampled: $(cat err.txt)"
+if [ -s nocpu.bin ] && analyze_json nocpu.bin nocpu.json; then
+	[ "$(summary_field nocpu.json samples)" = 0 ] || fail "--no-cpu: the trace has CPU samples"
+else
+	fail "record --no-cpu wrote no readable nocpu.bin"
+fi
 # -o replaces an existing file (the shim itself never overwrites).
 rc=0
 "$FE" record -o spin.bin -- "$TP/spin" --iterations 1000000 >/dev/null 2>err.txt || rc=$?
