@@ -10,8 +10,8 @@
 #include "dt_livemap.h"
 #include "dt_shim.h"
 
-#define LM_INITIAL_SLOTS 64u /* per stripe, carved from one initial mapping */
-#define LM_HUGE_PAGE_BYTES (2u * 1024u * 1024u)   /* x86-64 transparent huge page */
+#define LM_INITIAL_SLOTS 64u			  /* per stripe, carved from one initial mapping */
+#define LM_HUGE_PAGE_BYTES (2u * 1024u * 1024u)	  /* x86-64 transparent huge page */
 #define LM_CHUNK_BYTES (16u * LM_HUGE_PAGE_BYTES) /* tables are carved from chunks this big */
 
 struct dt_lm_stripe *_Atomic dt_lm_stripes;
@@ -76,7 +76,7 @@ static struct dt_lm_stripe *lm_build(int prefault)
 {
 	/* The stripes, then their locks (dt_lm_lock_of): 16 KiB is a multiple of the lock lines' 64. */
 	_Static_assert((DT_LM_STRIPES * sizeof(struct dt_lm_stripe)) % sizeof(struct dt_lm_lockline) == 0,
-	               "lock lines must start aligned after the stripes");
+		       "lock lines must start aligned after the stripes");
 	size_t sbytes = (size_t)DT_LM_STRIPES * (sizeof(struct dt_lm_stripe) + sizeof(struct dt_lm_lockline));
 	size_t tbytes = (size_t)DT_LM_STRIPES * LM_INITIAL_SLOTS * sizeof(struct dt_lm_entry);
 	struct dt_lm_stripe *s = lm_map(sbytes);
@@ -196,7 +196,7 @@ int dt_livemap_grow_locked(struct dt_lm_stripe *s) /* ctx: hook; stripe locked *
 }
 
 int dt_livemap_replace_locked(struct dt_lm_stripe *s, uintptr_t ptr, uint64_t size_bytes, uint32_t stack,
-                              struct dt_live_block *stale) /* ctx: hook; stripe locked */
+			      struct dt_live_block *stale) /* ctx: hook; stripe locked */
 {
 	dt_livemap_remove_locked(s, ptr, stale); /* the caller found it: both of a big block's entries go */
 	struct dt_live_block none;
@@ -206,7 +206,7 @@ int dt_livemap_replace_locked(struct dt_lm_stripe *s, uintptr_t ptr, uint64_t si
 
 /* Slot `slot` is ptr's (empty), and the caller made room for two entries. ctx: hook; stripe locked */
 int dt_livemap_insert_big_locked(struct dt_lm_stripe *s, uint32_t slot, uintptr_t ptr, uint64_t size_bytes,
-                                 uint32_t stack)
+				 uint32_t stack)
 {
 	uint32_t mask = s->mask;
 	struct dt_lm_entry *t = s->tab;

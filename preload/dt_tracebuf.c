@@ -10,7 +10,7 @@
 #include "dt_shim.h"
 
 #define TRACEBUF_INITIAL_BYTES (16u * 1024u) /* most short-lived processes write less */
-#define TRACEBUF_CRC_CHUNK_BYTES (1u << 30) /* zlib's crc32 takes a 32-bit length */
+#define TRACEBUF_CRC_CHUNK_BYTES (1u << 30)  /* zlib's crc32 takes a 32-bit length */
 
 static int tracebuf_reserve(struct dt_tracebuf *b, size_t extra) /* ctx: any */
 {
@@ -30,7 +30,8 @@ static int tracebuf_reserve(struct dt_tracebuf *b, size_t extra) /* ctx: any */
 	if (b->data)
 		p = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
 	else
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+			 0);
 	if (p == MAP_FAILED)
 		goto fail;
 	if (b->data)

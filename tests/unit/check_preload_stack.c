@@ -415,9 +415,9 @@ static void run_sampler(int want_kind)
 	ck_assert_uint_le(meta[DT_META_SAMPLE_WEIGHT_NS], cpu_ns * 13 / 10);
 	ck_assert_int_eq(count_perf_maps(), 0); /* stop closed every source */
 	fprintf(stderr, "sampler kind %d: cpu %.3f s, samples %lu, lost %lu, weight %.3f s, stacks %u\n",
-	        want_kind, cpu_ns / 1e9, (unsigned long)meta[DT_META_SAMPLES],
-	        (unsigned long)meta[DT_META_SAMPLES_LOST], meta[DT_META_SAMPLE_WEIGHT_NS] / 1e9,
-	        dt_stack_count());
+		want_kind, cpu_ns / 1e9, (unsigned long)meta[DT_META_SAMPLES],
+		(unsigned long)meta[DT_META_SAMPLES_LOST], meta[DT_META_SAMPLE_WEIGHT_NS] / 1e9,
+		dt_stack_count());
 
 	/* DT_SEC_CPU agrees with the totals and points at stacks that contain burn(). */
 	struct dt_tracebuf tb = {0};
@@ -499,7 +499,7 @@ END_TEST
 
 START_TEST(test_depth_cap)
 {
-	test_config.max_depth = 3; /* the stand-in config */
+	test_config.max_depth = 3;	   /* the stand-in config */
 	setenv("DEIATRACE_DEPTH", "3", 1); /* the real one, when dt_config.o is linked */
 	dt_config_load();
 	ck_assert_int_eq(dt_sampler_start(FREQ_HZ), 0);
@@ -554,7 +554,7 @@ START_TEST(test_exec_not_killed)
 	/* Without the preparation: reported, not asserted, since whether a signal can be left pending
 	 * inside execve depends on the kernel (a perf event counting kernel time did kill here). */
 	fprintf(stderr, "exec without disarming: %d perf, %d timer children of %d killed by SIGPROF\n",
-	        exec_children(0, "perf"), exec_children(0, "timer"), EXEC_CHILDREN);
+		exec_children(0, "perf"), exec_children(0, "timer"), EXEC_CHILDREN);
 }
 END_TEST
 
