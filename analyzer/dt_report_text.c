@@ -88,6 +88,8 @@ static void print_summary(FILE *out, const struct dt_profile *p, const struct dt
 			fprintf(out, " live-map-full");
 		if (s->degraded & DT_DEGRADED_MALLOC_OFF)
 			fprintf(out, " malloc-tracking-off");
+		if (s->degraded & DT_DEGRADED_TIMER_FALLBACK)
+			fprintf(out, " timer-fallback(some threads tick-limited)");
 		fputc('\n', out);
 	}
 }

@@ -87,6 +87,7 @@ enum dt_degraded {
 	DT_DEGRADED_STACK_TABLE_FULL = 1u << 2,
 	DT_DEGRADED_LIVE_MAP_FULL = 1u << 3,
 	DT_DEGRADED_MALLOC_OFF = 1u << 4,
+	DT_DEGRADED_TIMER_FALLBACK = 1u << 5, /* perf sampler, but some threads on a POSIX timer */
 };
 
 /* DT_SEC_ALLOC per-stack fields. */

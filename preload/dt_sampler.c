@@ -347,9 +347,13 @@ static int arm_calling_thread(void) /* ctx: any */
 			rc = perf_commit(fd, &s->perf_page);
 		}
 	}
-	/* Perf refused this thread (no memory-lock allowance left for its page): a CPU timer instead. */
-	if (rc < 0)
+	/* Perf refused this thread (no memory-lock allowance left for its page): a CPU timer instead,
+	 * tick-limited, which the trace must admit to (the sampler field names perf). */
+	if (rc < 0) {
+		if (sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK)
+			atomic_fetch_or(&degraded, DT_DEGRADED_TIMER_FALLBACK);
 		rc = timer_arm(s->tid, &s->timer);
+	}
 	if (rc < 0) {
 		atomic_store(&s->state, SRC_FREE);
 		atomic_fetch_add_explicit(&n_unarmed, 1, memory_order_relaxed);
