@@ -11,8 +11,7 @@
 #include "dt_shim.h"
 
 #define LM_INITIAL_SLOTS 64u			  /* per stripe, carved from one initial mapping */
-#define LM_HUGE_PAGE_BYTES (2u * 1024u * 1024u)	  /* x86-64 transparent huge page */
-#define LM_CHUNK_BYTES (16u * LM_HUGE_PAGE_BYTES) /* tables are carved from chunks this big */
+#define LM_CHUNK_BYTES (16u * DT_HUGE_PAGE_BYTES) /* tables are carved from chunks this big */
 
 struct dt_lm_stripe *_Atomic dt_lm_stripes;
 
@@ -34,25 +33,14 @@ static size_t chunk_left;
 
 static void *lm_chunk_map(size_t bytes) /* ctx: any; huge-page aligned and advised, or NULL */
 {
-	size_t span = bytes + LM_HUGE_PAGE_BYTES;
-	unsigned char *p = lm_map(span);
-	if (!p)
-		return NULL;
-	uintptr_t a = ((uintptr_t)p + LM_HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(LM_HUGE_PAGE_BYTES - 1);
-	if (a > (uintptr_t)p)
-		munmap(p, a - (uintptr_t)p);
-	size_t tail = (size_t)((uintptr_t)p + span - (a + bytes));
-	if (tail)
-		munmap((void *)(a + bytes), tail);
-	madvise((void *)a, bytes, MADV_HUGEPAGE); /* advice: failure (THP off) changes nothing */
-	return (void *)a;
+	return dt_map_hugepage_aligned(bytes, bytes);
 }
 
 static void *lm_table_map(size_t bytes) /* ctx: hook; caller holds pool_lock; zeroed */
 {
 	bytes = (bytes + 63u) & ~(size_t)63u; /* tables start on cache lines */
 	if (bytes > LM_CHUNK_BYTES / 4) {
-		size_t whole = (bytes + LM_HUGE_PAGE_BYTES - 1) & ~(size_t)(LM_HUGE_PAGE_BYTES - 1);
+		size_t whole = (bytes + DT_HUGE_PAGE_BYTES - 1) & ~(size_t)(DT_HUGE_PAGE_BYTES - 1);
 		return lm_chunk_map(whole);
 	}
 	if (chunk_left < bytes) {

@@ -40,6 +40,13 @@ static inline void dt_prefault(void *p, size_t bytes)
 		(void)madvise(p, bytes, MADV_POPULATE_WRITE);
 	errno = saved_errno;
 }
+/* ---- pages (dt_pages.c) */
+#define DT_HUGE_PAGE_BYTES (2u * 1024u * 1024u) /* x86-64 transparent huge page */
+/* At least `bytes` of zero-filled memory (rounded up to whole huge pages) starting on a huge-page
+ * boundary, the huge pages that hold its first advise_bytes advised MADV_HUGEPAGE; NULL when mmap
+ * fails. Nothing is resident until touched. ctx: any */
+void *dt_map_hugepage_aligned(size_t bytes, size_t advise_bytes);
+
 enum dt_shim_state_kind {
 	DT_SHIM_OFF = 0,     /* never started (secure execution), or a process told not to follow */
 	DT_SHIM_ACTIVE = 1,  /* between the constructor and the final write */

@@ -17,7 +17,6 @@
 #define STACK_PUBLISH_BUSY_SPINS 1000u	 /* pure spins before yielding to a preempted publisher */
 #define STACK_PUBLISH_SPINS 1000000u	 /* bound on waiting for a slot being published */
 
-#define STACK_HUGE_PAGE_BYTES (2u * 1024u * 1024u) /* x86-64 transparent huge page */
 
 enum slot_state {
 	SLOT_EMPTY = 0,
@@ -46,22 +45,15 @@ static _Atomic uint64_t arena_used;
 static _Atomic int table_ready;
 static DT_TLS __thread int in_intern; /* breaks SIGPROF -> intern re-entry on the same thread */
 
-static void *map_anon(size_t bytes) /* ctx: any */
-{
-	void *p =
-	    mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* One reservation holds the slots, the id index and the frame arena (one mmap, not three).
  * The slot array is probed where a stack's hash points: every new stack writes a random page of it,
  * so with 4 KiB pages a program's first thousand stacks cost a page fault each (`cc --version` 160,
  * `bash -c true` 354; about 13 us each on our VMs, where a 2 MiB huge page costs 120-170 us). It
  * therefore starts on a huge-page boundary and is advised MADV_HUGEPAGE: at most one fault per
  * 2 MiB; measured, `bash -c true` traced 20.2 -> 16.1 ms CPU. Nothing is touched (or resident) until a
- * stack is interned, so a process that interns none pays nothing; the unaligned head of the
- * reservation is never touched either. Where THP is off the advice is a no-op. Copy-on-write after
- * fork splits the huge page and copies 4 KiB, as before. */
+ * stack is interned, so a process that interns none pays nothing (dt_map_hugepage_aligned). Where
+ * THP is off the advice is a no-op. Copy-on-write after fork splits the huge page and copies 4 KiB,
+ * as before. */
 int dt_stack_table_init(size_t capacity) /* ctx: any, before sampling */
 {
 	if (atomic_load_explicit(&table_ready, memory_order_acquire))
@@ -77,14 +69,12 @@ int dt_stack_table_init(size_t capacity) /* ctx: any, before sampling */
 
 	size_t slot_bytes = (size_t)nslots * sizeof(struct stack_slot);
 	size_t id_bytes = (capacity * sizeof(*id_to_slot) + sizeof(*arena) - 1) & ~(sizeof(*arena) - 1);
-	size_t align = slot_bytes >= STACK_HUGE_PAGE_BYTES ? STACK_HUGE_PAGE_BYTES : sizeof(*arena);
-	size_t span = align + slot_bytes + id_bytes + nframes * sizeof(*arena);
-	unsigned char *p = map_anon(span);
+	/* Small tables (unit tests) are not worth huge pages: aligned, not advised. */
+	unsigned char *p = dt_map_hugepage_aligned(slot_bytes + id_bytes + nframes * sizeof(*arena),
+						   slot_bytes >= DT_HUGE_PAGE_BYTES ? slot_bytes : 0);
 	if (!p)
 		return -1;
-	uintptr_t s = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-	if (align == STACK_HUGE_PAGE_BYTES)
-		madvise((void *)s, slot_bytes, MADV_HUGEPAGE); /* advice: failure (THP off) changes nothing */
+	uintptr_t s = (uintptr_t)p;
 	slots = (struct stack_slot *)s;
 	id_to_slot = (_Atomic uint32_t *)(s + slot_bytes);
 	arena = (uint64_t *)(s + slot_bytes + id_bytes);
