@@ -525,12 +525,10 @@ int dt_sampler_start(uint32_t freq_hz) /* ctx: any; once, from the constructor *
 		goto off;
 	pthread_atfork(NULL, NULL, fork_child);
 	atomic_store(&running, 1);
+	/* arm_calling_thread falls back to a POSIX timer by itself: a failure here means neither works. */
 	if (arm_calling_thread() != 0 && sampler_kind == DT_SAMPLER_PERF_TASK_CLOCK) {
-		sampler_kind = DT_SAMPLER_POSIX_TIMER;
-		if (arm_calling_thread() != 0) {
-			atomic_store(&running, 0);
-			goto off;
-		}
+		atomic_store(&running, 0);
+		goto off;
 	}
 	return 0;
 off:

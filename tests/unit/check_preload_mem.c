@@ -208,20 +208,28 @@ START_TEST(livemap_big_sizes_exact)
 }
 END_TEST
 
-START_TEST(livemap_four_threads_cross_free)
+/* MT_THREADS workers started together (a barrier), joined before returning; args[t].t = t. */
+static void run_workers(void *(*worker)(void *), struct mt_arg args[MT_THREADS])
 {
-	ck_assert_int_eq(dt_livemap_init(), 0);
 	pthread_barrier_t bar;
 	pthread_barrier_init(&bar, NULL, MT_THREADS);
 	pthread_t th[MT_THREADS];
-	struct mt_arg args[MT_THREADS];
 	for (uint32_t t = 0; t < MT_THREADS; t++) {
 		args[t] = (struct mt_arg){.t = t, .bar = &bar};
-		ck_assert_int_eq(pthread_create(&th[t], NULL, mt_worker, &args[t]), 0);
+		ck_assert_int_eq(pthread_create(&th[t], NULL, worker, &args[t]), 0);
 	}
+	for (uint32_t t = 0; t < MT_THREADS; t++)
+		pthread_join(th[t], NULL);
+	pthread_barrier_destroy(&bar);
+}
+
+START_TEST(livemap_four_threads_cross_free)
+{
+	ck_assert_int_eq(dt_livemap_init(), 0);
+	struct mt_arg args[MT_THREADS];
+	run_workers(mt_worker, args);
 	uint64_t removed = 0;
 	for (uint32_t t = 0; t < MT_THREADS; t++) {
-		pthread_join(th[t], NULL);
 		ck_assert_uint_eq(args[t].mismatches, 0);
 		removed += args[t].removed;
 	}
@@ -244,7 +252,6 @@ START_TEST(livemap_four_threads_cross_free)
 		}
 	ck_assert_uint_eq(left, inserted - removed);
 	ck_assert_uint_eq(dt_livemap_count(), 0);
-	pthread_barrier_destroy(&bar);
 }
 END_TEST
 
@@ -319,16 +326,8 @@ static void *nu_worker(void *p)
 START_TEST(nursery_four_threads_cross_free)
 {
 	ck_assert_int_eq(dt_livemap_init(), 0);
-	pthread_barrier_t bar;
-	pthread_barrier_init(&bar, NULL, MT_THREADS);
-	pthread_t th[MT_THREADS];
 	struct mt_arg args[MT_THREADS];
-	for (uint32_t t = 0; t < MT_THREADS; t++) {
-		args[t] = (struct mt_arg){.t = t, .bar = &bar};
-		ck_assert_int_eq(pthread_create(&th[t], NULL, nu_worker, &args[t]), 0);
-	}
-	for (uint32_t t = 0; t < MT_THREADS; t++)
-		pthread_join(th[t], NULL);
+	run_workers(nu_worker, args);
 	for (uint32_t t = 0; t < MT_THREADS; t++) {
 		ck_assert_uint_eq(args[t].mismatches, 0);
 		ck_assert_uint_eq(args[t].removed, NU_BLOCKS_PER_THREAD / 2);
@@ -351,7 +350,6 @@ START_TEST(nursery_four_threads_cross_free)
 		}
 	ck_assert_uint_eq(left, (uint64_t)MT_THREADS * (NU_BLOCKS_PER_THREAD / 2 + NU_KEEP_OWN));
 	ck_assert_uint_eq(dt_livemap_count(), 0);
-	pthread_barrier_destroy(&bar);
 }
 END_TEST
 
